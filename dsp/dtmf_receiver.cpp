@@ -1,0 +1,398 @@
+#include "toneguard/dsp/dtmf_receiver.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <numbers>
+#include <stdexcept>
+
+#include "toneguard/dsp/dtmf.h"
+#include "toneguard/dsp/goertzel_bank.h"
+#include "toneguard/dsp/levels.h"
+#include "toneguard/simd/kernels.h"
+
+namespace toneguard::dsp {
+namespace {
+
+constexpr int S = dtmf_receiver::block_samples;
+constexpr double rate = dtmf_receiver::sample_rate_hz;
+
+// Bins 0..3 are the rows, 4..7 the columns.
+constexpr std::array<float, 8> bin_hz{dtmf_row_hz[0],    dtmf_row_hz[1],    dtmf_row_hz[2],    dtmf_row_hz[3],
+                                      dtmf_column_hz[0], dtmf_column_hz[1], dtmf_column_hz[2], dtmf_column_hz[3]};
+
+// Shared, immutable tables: the bank's basis, and for each row/column pair the inverse Gram
+// matrix of the four basis functions (cos and -sin of both tones over one block), which turns
+// the pair's four bin values into the least-squares fit of two sines.
+struct receiver_tables {
+  goertzel_bank bank{bin_hz, S, static_cast<float>(rate)};
+  std::array<std::array<float, 16>, 16> inverse_gram{};  // [row*4+column][4x4 row-major]
+  std::array<std::complex<float>, 8> block_rotation{};   // e^{-j w_b S}: nominal phase advance removed
+
+  receiver_tables() {
+    for (int r = 0; r < 4; ++r) {
+      for (int c = 0; c < 4; ++c) {
+        const double wr = 2 * std::numbers::pi * bin_hz[r] / rate;
+        const double wc = 2 * std::numbers::pi * bin_hz[4 + c] / rate;
+        double g[4][8] = {};
+        for (int i = 0; i < S; ++i) {
+          const double u[4] = {std::cos(wr * i), -std::sin(wr * i), std::cos(wc * i), -std::sin(wc * i)};
+          for (int a = 0; a < 4; ++a) {
+            for (int b = 0; b < 4; ++b) g[a][b] += u[a] * u[b];
+          }
+        }
+        for (int a = 0; a < 4; ++a) g[a][4 + a] = 1.0;
+        // Gauss-Jordan on a small, well-conditioned matrix (the tones are > 1 bin apart).
+        for (int p = 0; p < 4; ++p) {
+          int best = p;
+          for (int q = p + 1; q < 4; ++q) {
+            if (std::abs(g[q][p]) > std::abs(g[best][p])) best = q;
+          }
+          std::swap(g[p], g[best]);
+          const double pivot = g[p][p];
+          for (double& v : g[p]) v /= pivot;
+          for (int q = 0; q < 4; ++q) {
+            if (q == p) continue;
+            const double f = g[q][p];
+            for (int k = 0; k < 8; ++k) g[q][k] -= f * g[p][k];
+          }
+        }
+        auto& m = inverse_gram[static_cast<std::size_t>(r * 4 + c)];
+        for (int a = 0; a < 4; ++a) {
+          for (int b = 0; b < 4; ++b) m[static_cast<std::size_t>(a * 4 + b)] = static_cast<float>(g[a][4 + b]);
+        }
+      }
+    }
+    for (int b = 0; b < 8; ++b) {
+      const double phase = -2 * std::numbers::pi * bin_hz[b] * S / rate;
+      block_rotation[static_cast<std::size_t>(b)] = {static_cast<float>(std::cos(phase)),
+                                                     static_cast<float>(std::sin(phase))};
+    }
+  }
+};
+
+const receiver_tables& tables() {
+  static const receiver_tables t;
+  return t;
+}
+
+// Two sines fitted to one block: complex amplitudes (peak, phase at the block's first sample)
+// and the energy they explain.
+struct pair_fit {
+  std::complex<float> row, column;
+  float explained;
+};
+
+pair_fit fit_pair(const float* bins, int r, int c) noexcept {
+  const auto& m = tables().inverse_gram[static_cast<std::size_t>(r * 4 + c)];
+  const float b[4] = {bins[r], bins[8 + r], bins[4 + c], bins[12 + c]};
+  float t[4];
+  for (int a = 0; a < 4; ++a) {
+    t[a] = m[a * 4 + 0] * b[0] + m[a * 4 + 1] * b[1] + m[a * 4 + 2] * b[2] + m[a * 4 + 3] * b[3];
+  }
+  return {{t[0], t[1]}, {t[2], t[3]}, t[0] * b[0] + t[1] * b[1] + t[2] * b[2] + t[3] * b[3]};
+}
+
+// Phase advance of a tone from one block to the next, nominal advance removed: its angle is
+// 2*pi*(frequency error)*S/rate.
+std::complex<float> phase_advance(std::complex<float> now, std::complex<float> before, int bin) noexcept {
+  return now * std::conj(before) * tables().block_rotation[static_cast<std::size_t>(bin)];
+}
+
+// |angle(z)| <= the bin's largest accepted error, without computing the angle.
+bool within_angle(std::complex<float> z, float cos2_limit) noexcept {
+  const float re = z.real();
+  return re > 0.0f && re * re >= cos2_limit * std::norm(z);
+}
+
+// |sum of phase advances| / sum of |phase advances| of a run: 1 for a steady tone; noise at
+// 12 dB SNR keeps it above 0.97, glides and voices fall below.
+constexpr float min_phase_coherence = 0.95f;
+
+float ratio_db(float db) { return std::pow(10.0f, db / 10.0f); }
+
+}  // namespace
+
+std::optional<std::string> validate(const dtmf_receiver_config& c) {
+  auto bad = [](const char* field, float value, const char* rule) {
+    return std::string("dtmf_receiver_config.") + field + " = " + std::to_string(value) + ": " + rule;
+  };
+  if (!(c.min_level_dbm0 >= -55.0f && c.min_level_dbm0 <= 0.0f)) {
+    return bad("min_level_dbm0", c.min_level_dbm0, "must be in [-55, 0] dBm0");
+  }
+  if (!(c.max_normal_twist_db >= 0.0f && c.max_normal_twist_db <= 20.0f)) {
+    return bad("max_normal_twist_db", c.max_normal_twist_db, "must be in [0, 20] dB");
+  }
+  if (!(c.max_reverse_twist_db >= 0.0f && c.max_reverse_twist_db <= 20.0f)) {
+    return bad("max_reverse_twist_db", c.max_reverse_twist_db, "must be in [0, 20] dB");
+  }
+  if (!(c.max_frequency_error > 0.0f && c.max_frequency_error <= 0.05f)) {
+    return bad("max_frequency_error", c.max_frequency_error, "must be in (0, 0.05]");
+  }
+  if (!(c.min_tone_purity > 0.0f && c.min_tone_purity < 1.0f)) {
+    return bad("min_tone_purity", c.min_tone_purity, "must be in (0, 1)");
+  }
+  if (c.min_on_ms < 10 || c.min_on_ms > 200) {
+    return bad("min_on_ms", static_cast<float>(c.min_on_ms), "must be in [10, 200] ms");
+  }
+  if (c.min_off_ms < 15 || c.min_off_ms > 200) {
+    return bad("min_off_ms", static_cast<float>(c.min_off_ms), "must be in [15, 200] ms");
+  }
+  return std::nullopt;
+}
+
+dtmf_receiver::dtmf_receiver(const dtmf_receiver_config& config) {
+  if (auto error = validate(config)) throw std::invalid_argument(*error);
+  (void)tables();  // built here, never on the packet path
+  limits_.min_tone_power = dbm0_to_power(config.min_level_dbm0);
+  limits_.max_normal_twist = ratio_db(config.max_normal_twist_db);
+  limits_.max_reverse_twist = ratio_db(config.max_reverse_twist_db);
+  limits_.min_purity = config.min_tone_purity;
+  limits_.relaxed_purity = config.min_tone_purity * 0.6f;
+  limits_.min_on_samples = config.min_on_ms * sample_rate_hz / 1000;
+  limits_.min_off_blocks = (config.min_off_ms * sample_rate_hz / 1000 + S - 1) / S;
+  for (int b = 0; b < 8; ++b) {
+    const double angle = 2 * std::numbers::pi * config.max_frequency_error * bin_hz[static_cast<std::size_t>(b)] * S / rate;
+    frequency_cos2_[b] = static_cast<float>(std::cos(angle) * std::cos(angle));
+    // A single block pair is noisier than the run's sum: it only has to be roughly right.
+    const double loose = std::min(angle * 1.6, std::numbers::pi / 2 * 0.98);
+    loose_frequency_cos2_[b] = static_cast<float>(std::cos(loose) * std::cos(loose));
+  }
+  reset();
+}
+
+void dtmf_receiver::reset() noexcept {
+  std::fill(std::begin(bins_acc_), std::end(bins_acc_), 0.0f);
+  energy_acc_ = 0.0f;
+  block_fill_ = 0;
+  position_ = 0;
+  std::fill(std::begin(prev_bins_), std::end(prev_bins_), 0.0f);
+  run_row_ = run_column_ = -1;
+  run_blocks_ = 0;
+  run_row_phase_ = run_column_phase_ = {0.0f, 0.0f};
+  run_row_spread_ = run_column_spread_ = 0.0f;
+  run_amplitude_ = 0.0f;
+  run_onset_ = -1;
+  suspected_ = false;
+  digit_key_ = '\0';
+  digit_row_ = digit_column_ = -1;
+  off_blocks_ = 0;
+  digit_onset_ = digit_end_ = -1;
+  digit_amplitude_ = 0.0f;
+  last_block_fill_ = 1.0f;
+}
+
+char dtmf_receiver::current_key() const noexcept { return digit_key_; }
+
+void dtmf_receiver::process(std::span<const float> audio, dtmf_listener& listener) noexcept {
+  const auto& bank = tables().bank;
+  const auto& k = simd::kernels();
+  while (!audio.empty()) {
+    const std::size_t take = std::min<std::size_t>(audio.size(), static_cast<std::size_t>(S - block_fill_));
+    const auto piece = audio.first(take);
+    bank.accumulate(piece, block_fill_, bins_acc_);
+    energy_acc_ += k.sum_squares(piece.data(), piece.size());
+    block_fill_ += static_cast<int>(take);
+    position_ += static_cast<std::int64_t>(take);
+    audio = audio.subspan(take);
+    if (block_fill_ == S) finish_block(listener);
+  }
+}
+
+void dtmf_receiver::process(std::span<const std::int16_t> audio, dtmf_listener& listener) noexcept {
+  float block[S];
+  const auto& k = simd::kernels();
+  while (!audio.empty()) {
+    const std::size_t take = std::min<std::size_t>(audio.size(), S);
+    k.int16_to_float(audio.data(), block, take);
+    process(std::span<const float>(block, take), listener);
+    audio = audio.subspan(take);
+  }
+}
+
+void dtmf_receiver::process_g711(std::span<const std::uint8_t> codes, bool alaw, dtmf_listener& listener) noexcept {
+  float block[S];
+  const auto& k = simd::kernels();
+  const auto decode = alaw ? k.alaw_to_float : k.ulaw_to_float;
+  while (!codes.empty()) {
+    const std::size_t take = std::min<std::size_t>(codes.size(), S);
+    decode(codes.data(), block, take);
+    process(std::span<const float>(block, take), listener);
+    codes = codes.subspan(take);
+  }
+}
+
+void dtmf_receiver::flush(dtmf_listener& listener) noexcept {
+  if (digit_key_ != '\0') {
+    const std::int64_t end = off_blocks_ > 0 ? digit_end_ : position_;
+    listener.on_dtmf({dtmf_event::kind::digit_end, digit_key_, digit_onset_, end, position_});
+    digit_key_ = '\0';
+    digit_row_ = digit_column_ = -1;
+  } else if (suspected_) {
+    listener.on_dtmf({dtmf_event::kind::tone_cleared, dtmf_keys[run_row_][run_column_], run_onset_, position_,
+                      position_});
+  }
+  suspected_ = false;
+  run_blocks_ = 0;
+  run_row_ = run_column_ = -1;
+}
+
+void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
+  const std::int64_t block_start = position_ - S;
+  const float energy = energy_acc_;
+
+  // The strongest row and column by bin power, then the runner-up of each group where it
+  // comes close: the other group's tone leaks into neighbouring bins unevenly (by twist), so
+  // the pair whose least-squares fit explains most energy decides.
+  int row1 = 0, row2 = 1, col1 = 0, col2 = 1;
+  float row_power[4], col_power[4];
+  for (int b = 0; b < 4; ++b) {
+    row_power[b] = bins_acc_[b] * bins_acc_[b] + bins_acc_[8 + b] * bins_acc_[8 + b];
+    col_power[b] = bins_acc_[4 + b] * bins_acc_[4 + b] + bins_acc_[12 + b] * bins_acc_[12 + b];
+  }
+  auto top_two = [](const float* p, int& first, int& second) {
+    first = p[1] > p[0] ? 1 : 0;
+    second = 1 - first;
+    for (int b = 2; b < 4; ++b) {
+      if (p[b] > p[first]) second = first, first = b;
+      else if (p[b] > p[second]) second = b;
+    }
+  };
+  top_two(row_power, row1, row2);
+  top_two(col_power, col1, col2);
+
+  const bool digit_on = digit_key_ != '\0';
+  // Two tones at the (relaxed, while a digit is on) minimum level need this much energy.
+  const float relaxed_floor = limits_.min_tone_power * 0.25f;
+  int r = row1, c = col1;
+  pair_fit fit{};
+  if (energy >= 2.0f * S * (digit_on ? relaxed_floor : limits_.min_tone_power) * 0.5f) {
+    fit = fit_pair(bins_acc_, r, c);
+    auto consider = [&](int rr, int cc) {
+      const pair_fit other = fit_pair(bins_acc_, rr, cc);
+      if (other.explained > fit.explained) fit = other, r = rr, c = cc;
+    };
+    constexpr float close = 0.25f;  // within 6 dB
+    if (row_power[row2] > close * row_power[row1]) consider(row2, col1);
+    if (col_power[col2] > close * col_power[col1]) consider(row1, col2);
+  }
+  const bool digit_pair = digit_on && r == digit_row_ && c == digit_column_;
+  const float level_floor = digit_pair ? relaxed_floor : limits_.min_tone_power;
+  bool tone_block = false;
+  if (fit.explained > 0.0f) {
+    const float row_power_fit = std::norm(fit.row) * 0.5f;
+    const float column_power_fit = std::norm(fit.column) * 0.5f;
+    const float twist_slack = digit_pair ? 1.6f : 1.0f;
+    tone_block = row_power_fit >= level_floor && column_power_fit >= level_floor &&
+                 row_power_fit <= column_power_fit * limits_.max_normal_twist * twist_slack &&
+                 column_power_fit <= row_power_fit * limits_.max_reverse_twist * twist_slack &&
+                 fit.explained >= (digit_pair ? limits_.relaxed_purity : limits_.min_purity) * energy;
+  }
+
+  // Frequency: the phase advance of both tones since the previous block, for the same pair.
+  std::complex<float> row_advance{}, column_advance{};
+  const bool same_run = tone_block && run_blocks_ > 0 && r == run_row_ && c == run_column_;
+  if (tone_block && (same_run || (digit_pair && off_blocks_ == 0))) {
+    const pair_fit before = fit_pair(prev_bins_, r, c);
+    row_advance = phase_advance(fit.row, before.row, r);
+    column_advance = phase_advance(fit.column, before.column, 4 + c);
+    if (!within_angle(row_advance, loose_frequency_cos2_[r]) ||
+        !within_angle(column_advance, loose_frequency_cos2_[4 + c])) {
+      tone_block = false;
+    }
+  }
+
+  const float amplitude = std::abs(fit.row) + std::abs(fit.column);
+
+  // The digit that is on: continues with its own tones, ends after min_off without them.
+  if (digit_key_ != '\0') {
+    if (tone_block && digit_pair) {
+      off_blocks_ = 0;
+      last_block_fill_ = std::min(1.0f, amplitude / std::max(digit_amplitude_, 1e-3f));
+    } else {
+      if (off_blocks_ == 0) {
+        // The tone stopped in the last tone block (if it was weaker) or early in this one.
+        const pair_fit here = fit_pair(bins_acc_, digit_row_, digit_column_);
+        const float here_fill =
+            std::min(1.0f, (std::abs(here.row) + std::abs(here.column)) / std::max(digit_amplitude_, 1e-3f));
+        digit_end_ = last_block_fill_ < 0.9f ? block_start - S + std::llround(last_block_fill_ * S)
+                                             : block_start + std::llround(here_fill * S);
+      }
+      if (++off_blocks_ >= limits_.min_off_blocks) {
+        listener.on_dtmf({dtmf_event::kind::digit_end, digit_key_, digit_onset_, digit_end_, position_});
+        digit_key_ = '\0';
+        digit_row_ = digit_column_ = -1;
+        off_blocks_ = 0;
+      }
+    }
+  }
+
+  // The run of tone blocks that may become a digit.
+  if (tone_block && same_run) {
+    ++run_blocks_;
+    run_row_phase_ += row_advance;
+    run_column_phase_ += column_advance;
+    run_row_spread_ += std::abs(row_advance);
+    run_column_spread_ += std::abs(column_advance);
+    run_amplitude_ += amplitude;
+  } else {
+    if (run_blocks_ > 0 && suspected_) {
+      listener.on_dtmf({dtmf_event::kind::tone_cleared, dtmf_keys[run_row_][run_column_], run_onset_,
+                        block_start, position_});
+    }
+    suspected_ = false;
+    run_blocks_ = 0;
+    run_row_ = run_column_ = -1;
+    if (tone_block) {
+      run_row_ = static_cast<std::int8_t>(r);
+      run_column_ = static_cast<std::int8_t>(c);
+      run_blocks_ = 1;
+      run_row_phase_ = run_column_phase_ = {0.0f, 0.0f};
+      run_row_spread_ = run_column_spread_ = 0.0f;
+      run_amplitude_ = amplitude;
+      // The previous block holds the tone's first part: how much of it, from its amplitude.
+      const pair_fit before = fit_pair(prev_bins_, r, c);
+      const float fill = std::min(1.0f, (std::abs(before.row) + std::abs(before.column)) / std::max(amplitude, 1e-3f));
+      run_onset_ = block_start - std::llround(fill * S);
+      if (!digit_pair) {
+        suspected_ = true;
+        listener.on_dtmf({dtmf_event::kind::tone_suspected, dtmf_keys[r][c], run_onset_, -1, position_});
+      }
+    }
+  }
+
+  // Commit: long enough, both tones' mean frequency error within tolerance, and steady: the
+  // block-to-block phase advances agree (a tone has one frequency; a glide or a voice does not).
+  auto steady = [](std::complex<float> sum, float sum_of_magnitudes) {
+    return std::norm(sum) >= min_phase_coherence * min_phase_coherence * sum_of_magnitudes * sum_of_magnitudes;
+  };
+  if (run_blocks_ >= 2 && suspected_ && position_ - run_onset_ >= limits_.min_on_samples &&
+      within_angle(run_row_phase_, frequency_cos2_[run_row_]) &&
+      within_angle(run_column_phase_, frequency_cos2_[4 + run_column_]) &&
+      steady(run_row_phase_, run_row_spread_) && steady(run_column_phase_, run_column_spread_)) {
+    if (digit_key_ != '\0') {
+      const std::int64_t end = off_blocks_ > 0 ? digit_end_ : run_onset_;
+      listener.on_dtmf({dtmf_event::kind::digit_end, digit_key_, digit_onset_, end, position_});
+    }
+    digit_key_ = dtmf_keys[run_row_][run_column_];
+    digit_row_ = run_row_;
+    digit_column_ = run_column_;
+    digit_onset_ = run_onset_;
+    digit_amplitude_ = run_amplitude_ / run_blocks_;
+    off_blocks_ = 0;
+    last_block_fill_ = 1.0f;
+    suspected_ = false;
+    listener.on_dtmf({dtmf_event::kind::digit_start, digit_key_, digit_onset_, -1, position_});
+  }
+  if (digit_key_ != '\0' && run_blocks_ > 0 && run_row_ == digit_row_ && run_column_ == digit_column_) {
+    // Track the digit's level as it goes so that its end is placed against its own amplitude.
+    digit_amplitude_ = run_amplitude_ / run_blocks_;
+  }
+
+  std::copy(std::begin(bins_acc_), std::end(bins_acc_), prev_bins_);
+  std::fill(std::begin(bins_acc_), std::end(bins_acc_), 0.0f);
+  energy_acc_ = 0.0f;
+  block_fill_ = 0;
+}
+
+}  // namespace toneguard::dsp

@@ -1,0 +1,44 @@
+#pragma once
+/// A bank of up to 8 single-bin DFTs over fixed-length blocks: the complex values the
+/// Goertzel algorithm computes, evaluated by correlation with a precomputed cosine/sine basis.
+/// The Goertzel recurrence is serial per filter; the correlation form runs all 8 bins (16 real
+/// sums) in one SIMD multiply-add per sample and can be fed a block in pieces.
+/// Immutable after construction; share one bank between any number of channels and threads.
+
+#include <complex>
+#include <memory>
+#include <span>
+
+namespace toneguard::dsp {
+
+class goertzel_bank {
+ public:
+  static constexpr int max_bins = 8;
+  /// Floats in an accumulator: re of bins 0..7, then im of bins 0..7.
+  static constexpr int accumulator_size = 16;
+
+  /// Bins at `frequencies_hz` (1..8 of them, each in (0, rate/2)) over blocks of
+  /// `block_samples` (> 0) samples at `sample_rate_hz`. Unused bins stay zero.
+  /// Throws std::invalid_argument naming the bad argument.
+  goertzel_bank(std::span<const float> frequencies_hz, int block_samples, float sample_rate_hz = 8000.0f);
+
+  /// Adds the contribution of `samples`, which sit at positions [offset, offset + size) of the
+  /// block, to `acc` (accumulator_size floats). Requires offset + size <= block_samples().
+  /// After a whole block, bin b is X_b = acc[b] + j*acc[8+b] = sum_i x[i] e^{-j w_b i}.
+  void accumulate(std::span<const float> samples, int offset, float* acc) const noexcept;
+
+  /// Bin b of a finished accumulator.
+  [[nodiscard]] static std::complex<float> bin(const float* acc, int b) noexcept {
+    return {acc[b], acc[max_bins + b]};
+  }
+
+  [[nodiscard]] int block_samples() const noexcept { return block_samples_; }
+  [[nodiscard]] int bins() const noexcept { return bins_; }
+
+ private:
+  int block_samples_;
+  int bins_;
+  std::unique_ptr<float[]> basis_;  // block_samples_ rows of 16 floats: cos(w_b i), -sin(w_b i)
+};
+
+}  // namespace toneguard::dsp

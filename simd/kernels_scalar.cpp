@@ -1,0 +1,60 @@
+// The scalar kernels: plain loops, compiled without auto-vectorization. They are the
+// specification the other targets are tested against.
+
+#include "g711_reference.h"
+#include "kernels_internal.h"
+
+namespace toneguard::simd::scalar_impl {
+namespace {
+
+void correlate_bank16(const float* x, std::size_t n, const float* basis, float* acc) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < bank_width; ++j) acc[j] += x[i] * basis[bank_width * i + j];
+  }
+}
+
+float sum_squares(const float* x, std::size_t n) noexcept {
+  float sum = 0.0f;
+  for (std::size_t i = 0; i < n; ++i) sum += x[i] * x[i];
+  return sum;
+}
+
+void int16_to_float(const std::int16_t* in, float* out, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<float>(in[i]);
+}
+
+void ulaw_decode(const std::uint8_t* in, std::int16_t* out, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) out[i] = g711_reference::ulaw_decode(in[i]);
+}
+void alaw_decode(const std::uint8_t* in, std::int16_t* out, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) out[i] = g711_reference::alaw_decode(in[i]);
+}
+void ulaw_to_float(const std::uint8_t* in, float* out, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) out[i] = g711_reference::ulaw_decode(in[i]);
+}
+void alaw_to_float(const std::uint8_t* in, float* out, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) out[i] = g711_reference::alaw_decode(in[i]);
+}
+void ulaw_encode(const std::int16_t* in, std::uint8_t* out, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) out[i] = g711_reference::ulaw_encode(in[i]);
+}
+void alaw_encode(const std::int16_t* in, std::uint8_t* out, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) out[i] = g711_reference::alaw_encode(in[i]);
+}
+
+}  // namespace
+
+const kernel_table table{
+    .target = isa::scalar,
+    .correlate_bank16 = correlate_bank16,
+    .sum_squares = sum_squares,
+    .int16_to_float = int16_to_float,
+    .ulaw_decode = ulaw_decode,
+    .alaw_decode = alaw_decode,
+    .ulaw_to_float = ulaw_to_float,
+    .alaw_to_float = alaw_to_float,
+    .ulaw_encode = ulaw_encode,
+    .alaw_encode = alaw_encode,
+};
+
+}  // namespace toneguard::simd::scalar_impl

@@ -1,0 +1,174 @@
+// Every kernel of every available ISA against the scalar table, the specification
+// (simd/kernels.h): awkward lengths, misaligned inputs and outputs, and guard elements after
+// the output that must stay untouched. Inputs are sized exactly, so an over-read shows up
+// under AddressSanitizer.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "toneguard/simd/isa.h"
+#include "toneguard/simd/kernels.h"
+
+namespace {
+
+using toneguard::simd::bank_width;
+using toneguard::simd::isa;
+using toneguard::simd::kernel_table;
+
+// Nine kernels follow the target field; a new one must be tested here on every ISA.
+static_assert(sizeof(kernel_table) == offsetof(kernel_table, correlate_bank16) + 9 * sizeof(void*),
+              "kernel_table changed: add the new kernel's test to kernels_test.cpp");
+
+constexpr std::size_t awkward_lengths[] = {0,  1,  2,  3,  7,  8,   15,  16,  17,  31,  33,
+                                           39, 40, 41, 63, 64, 65, 159, 160, 161, 257, 1000};
+constexpr std::size_t misalignments[] = {0, 1, 3};
+constexpr std::size_t guard_elements = 19;
+
+template <class T>
+constexpr T guard_value() {
+  if constexpr (std::is_floating_point_v<T>) {
+    return T(-12345.5);
+  } else {
+    return T(0x5A);
+  }
+}
+
+std::string where(std::size_t n, std::size_t in_offset, std::size_t out_offset) {
+  return "n=" + std::to_string(n) + " input offset=" + std::to_string(in_offset) +
+         " output offset=" + std::to_string(out_offset);
+}
+
+class kernels : public ::testing::TestWithParam<isa> {
+ protected:
+  const kernel_table& target() const { return *toneguard::simd::kernels_for(GetParam()); }
+  static const kernel_table& scalar() { return *toneguard::simd::kernels_for(isa::scalar); }
+
+  std::vector<float> random_floats(std::size_t count, float magnitude) {
+    std::uniform_real_distribution<float> dist(-magnitude, magnitude);
+    std::vector<float> v(count);
+    for (float& x : v) x = dist(rng_);
+    return v;
+  }
+
+  template <class T>
+  std::vector<T> random_integers(std::size_t count) {
+    std::uniform_int_distribution<int> dist(std::numeric_limits<T>::min(), std::numeric_limits<T>::max());
+    std::vector<T> v(count);
+    for (T& x : v) x = static_cast<T>(dist(rng_));
+    return v;
+  }
+
+  // For element-wise kernels whose results are exact: the target and the scalar table must
+  // write identical outputs and nothing outside them.
+  template <class In, class Out>
+  void expect_elementwise_matches_scalar(void (*kernel_table::*kernel)(const In*, Out*, std::size_t) noexcept) {
+    for (std::size_t n : awkward_lengths) {
+      for (std::size_t in_offset : misalignments) {
+        for (std::size_t out_offset : misalignments) {
+          std::vector<In> input = random_integers<In>(in_offset + n);
+          // The extremes of the input range come first where there is room.
+          if (n >= 2) {
+            input[in_offset] = std::numeric_limits<In>::min();
+            input[in_offset + 1] = std::numeric_limits<In>::max();
+          }
+          std::vector<Out> expected(out_offset + n + guard_elements, guard_value<Out>());
+          std::vector<Out> actual = expected;
+          (scalar().*kernel)(input.data() + in_offset, expected.data() + out_offset, n);
+          (target().*kernel)(input.data() + in_offset, actual.data() + out_offset, n);
+          ASSERT_EQ(actual, expected) << where(n, in_offset, out_offset);
+        }
+      }
+    }
+  }
+
+ private:
+  std::mt19937 rng_{20240611};
+};
+
+// Error bound of any summation order of terms whose magnitudes sum to `magnitude`: each of
+// two orders is within n * epsilon * magnitude of the exact sum (Higham, recursive summation).
+float summation_tolerance(std::size_t terms, double magnitude) {
+  return static_cast<float>(2.0 * static_cast<double>(terms + 1) * std::numeric_limits<float>::epsilon() *
+                            magnitude) +
+         std::numeric_limits<float>::min();
+}
+
+TEST_P(kernels, correlate_bank16_matches_scalar) {
+  for (std::size_t n : awkward_lengths) {
+    for (std::size_t x_offset : misalignments) {
+      for (std::size_t acc_offset : misalignments) {
+        const std::vector<float> x = random_floats(x_offset + n, 1000.0f);
+        const std::vector<float> basis = random_floats(x_offset * bank_width + n * bank_width, 1.0f);
+        const float* x_start = x.data() + x_offset;
+        const float* basis_start = basis.data() + x_offset * bank_width;
+        // acc is accumulated into, so it starts non-zero.
+        std::vector<float> acc_start = random_floats(bank_width, 500.0f);
+        std::vector<float> expected(acc_offset + bank_width + guard_elements, guard_value<float>());
+        std::copy(acc_start.begin(), acc_start.end(), expected.begin() + static_cast<std::ptrdiff_t>(acc_offset));
+        std::vector<float> actual = expected;
+
+        scalar().correlate_bank16(x_start, n, basis_start, expected.data() + acc_offset);
+        target().correlate_bank16(x_start, n, basis_start, actual.data() + acc_offset);
+
+        for (std::size_t j = 0; j < bank_width; ++j) {
+          double magnitude = std::fabs(acc_start[j]);
+          for (std::size_t i = 0; i < n; ++i) magnitude += std::fabs(double(x_start[i]) * basis_start[bank_width * i + j]);
+          EXPECT_NEAR(actual[acc_offset + j], expected[acc_offset + j], summation_tolerance(n + 1, magnitude))
+              << where(n, x_offset, acc_offset) << " j=" << j;
+        }
+        for (std::size_t k = 0; k < acc_offset; ++k) ASSERT_EQ(actual[k], guard_value<float>()) << where(n, x_offset, acc_offset);
+        for (std::size_t k = acc_offset + bank_width; k < actual.size(); ++k) {
+          ASSERT_EQ(actual[k], guard_value<float>()) << where(n, x_offset, acc_offset) << " guard " << k;
+        }
+      }
+    }
+  }
+}
+
+TEST_P(kernels, correlate_bank16_of_no_samples_leaves_acc_unchanged) {
+  std::vector<float> acc = random_floats(bank_width, 10.0f);
+  const std::vector<float> before = acc;
+  const float unused = 0.0f;
+  target().correlate_bank16(&unused, 0, &unused, acc.data());
+  EXPECT_EQ(acc, before);
+}
+
+TEST_P(kernels, sum_squares_matches_scalar) {
+  for (std::size_t n : awkward_lengths) {
+    for (std::size_t offset : misalignments) {
+      const std::vector<float> x = random_floats(offset + n, 30000.0f);
+      const float* start = x.data() + offset;
+      double magnitude = 0.0;
+      for (std::size_t i = 0; i < n; ++i) magnitude += double(start[i]) * start[i];
+      EXPECT_NEAR(target().sum_squares(start, n), scalar().sum_squares(start, n), summation_tolerance(n, magnitude))
+          << where(n, offset, 0);
+    }
+  }
+}
+
+TEST_P(kernels, int16_to_float_matches_scalar) { expect_elementwise_matches_scalar(&kernel_table::int16_to_float); }
+TEST_P(kernels, ulaw_decode_matches_scalar) { expect_elementwise_matches_scalar(&kernel_table::ulaw_decode); }
+TEST_P(kernels, alaw_decode_matches_scalar) { expect_elementwise_matches_scalar(&kernel_table::alaw_decode); }
+TEST_P(kernels, ulaw_to_float_matches_scalar) { expect_elementwise_matches_scalar(&kernel_table::ulaw_to_float); }
+TEST_P(kernels, alaw_to_float_matches_scalar) { expect_elementwise_matches_scalar(&kernel_table::alaw_to_float); }
+TEST_P(kernels, ulaw_encode_matches_scalar) { expect_elementwise_matches_scalar(&kernel_table::ulaw_encode); }
+TEST_P(kernels, alaw_encode_matches_scalar) { expect_elementwise_matches_scalar(&kernel_table::alaw_encode); }
+
+std::vector<isa> available() {
+  const auto list = toneguard::simd::available_isas();
+  return {list.begin(), list.end()};
+}
+
+INSTANTIATE_TEST_SUITE_P(, kernels, ::testing::ValuesIn(available()),
+                         [](const ::testing::TestParamInfo<isa>& info) {
+                           return std::string(toneguard::simd::isa_name(info.param));
+                         });
+
+}  // namespace

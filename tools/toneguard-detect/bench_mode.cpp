@@ -1,0 +1,2 @@
+// being written
+int main_placeholder_toneguard_detect() { return 1; }
