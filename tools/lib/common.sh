@@ -1,0 +1,36 @@
+# Shared by tools/test and tools/demo: Debian packages, configure and build.
+# shellcheck shell=bash
+
+TONEGUARD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+# Everything the build, the tests and the demo use, by Debian package name.
+TONEGUARD_PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  clang libclang-rt-14-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libliquid-dev libspandsp-dev
+  asterisk-core-sounds-en-wav asterisk-moh-opsound-wav
+)
+
+# Installs the packages that are missing (apt-get as root, or through sudo).
+ensure_packages() {
+  local missing=()
+  for p in "${TONEGUARD_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "toneguard: installing missing packages: ${missing[*]}"
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# configure_and_build DIR [cmake args...]: configures with Ninja and builds with -j2.
+configure_and_build() {
+  local dir=$1
+  shift
+  cmake -S "$TONEGUARD_ROOT" -B "$TONEGUARD_ROOT/$dir" -G Ninja "$@" >"$TONEGUARD_ROOT/$dir.configure.log" 2>&1 ||
+    { cat "$TONEGUARD_ROOT/$dir.configure.log"; return 1; }
+  cmake --build "$TONEGUARD_ROOT/$dir" -j2
+}
