@@ -109,6 +109,9 @@ bool within_angle(std::complex<float> z, float cos2_limit) noexcept {
 // 12 dB SNR keeps it above 0.97, glides and voices fall below.
 constexpr float min_phase_coherence = 0.95f;
 
+// |z| without std::abs's overflow-safe (and slow) hypot: our values are far from overflow.
+inline float magnitude(std::complex<float> z) noexcept { return std::sqrt(std::norm(z)); }
+
 float ratio_db(float db) { return std::pow(10.0f, db / 10.0f); }
 
 }  // namespace
@@ -264,9 +267,14 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
   const bool digit_on = digit_key_ != '\0';
   // Two tones at the (relaxed, while a digit is on) minimum level need this much energy.
   const float relaxed_floor = limits_.min_tone_power * 0.25f;
+  // The strongest bins bound what any pair can explain (bin power * 2/S is a tone's energy in
+  // the block, give or take leakage): most speech and noise blocks stop here, before any fit.
+  const float purity_floor = digit_on ? limits_.relaxed_purity : limits_.min_purity;
+  const float bins_energy = (row_power[row1] + col_power[col1]) * (2.0f / S);
   int r = row1, c = col1;
   pair_fit fit{};
-  if (energy >= 2.0f * S * (digit_on ? relaxed_floor : limits_.min_tone_power) * 0.5f) {
+  if (energy >= 2.0f * S * (digit_on ? relaxed_floor : limits_.min_tone_power) * 0.5f &&
+      bins_energy >= 0.5f * purity_floor * energy) {
     fit = fit_pair(bins_acc_, r, c);
     auto consider = [&](int rr, int cc) {
       const pair_fit other = fit_pair(bins_acc_, rr, cc);
@@ -302,7 +310,7 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
     }
   }
 
-  const float amplitude = std::abs(fit.row) + std::abs(fit.column);
+  const float amplitude = magnitude(fit.row) + magnitude(fit.column);
 
   // The digit that is on: continues with its own tones, ends after min_off without them.
   if (digit_key_ != '\0') {
@@ -314,7 +322,7 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
         // The tone stopped in the last tone block (if it was weaker) or early in this one.
         const pair_fit here = fit_pair(bins_acc_, digit_row_, digit_column_);
         const float here_fill =
-            std::min(1.0f, (std::abs(here.row) + std::abs(here.column)) / std::max(digit_amplitude_, 1e-3f));
+            std::min(1.0f, (magnitude(here.row) + magnitude(here.column)) / std::max(digit_amplitude_, 1e-3f));
         digit_end_ = last_block_fill_ < 0.9f ? block_start - S + std::llround(last_block_fill_ * S)
                                              : block_start + std::llround(here_fill * S);
       }
@@ -332,8 +340,8 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
     ++run_blocks_;
     run_row_phase_ += row_advance;
     run_column_phase_ += column_advance;
-    run_row_spread_ += std::abs(row_advance);
-    run_column_spread_ += std::abs(column_advance);
+    run_row_spread_ += magnitude(row_advance);
+    run_column_spread_ += magnitude(column_advance);
     run_amplitude_ += amplitude;
   } else {
     if (run_blocks_ > 0 && suspected_) {
@@ -352,7 +360,7 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
       run_amplitude_ = amplitude;
       // The previous block holds the tone's first part: how much of it, from its amplitude.
       const pair_fit before = fit_pair(prev_bins_, r, c);
-      const float fill = std::min(1.0f, (std::abs(before.row) + std::abs(before.column)) / std::max(amplitude, 1e-3f));
+      const float fill = std::min(1.0f, (magnitude(before.row) + magnitude(before.column)) / std::max(amplitude, 1e-3f));
       run_onset_ = block_start - std::llround(fill * S);
       if (!digit_pair) {
         suspected_ = true;

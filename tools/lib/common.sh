@@ -10,6 +10,7 @@ TONEGUARD_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libliquid-dev libspandsp-dev
   asterisk-core-sounds-en-wav asterisk-moh-opsound-wav
+  python3
 )
 
 # Installs the packages that are missing (apt-get as root, or through sudo).
