@@ -60,8 +60,8 @@ void expect_no_talkoff(const char* dir, double min_minutes) {
   EXPECT_TRUE(r.false_digits.empty()) << r.false_digits.size() << " false digits in " << r.files << " files ("
                                       << r.minutes << " min):\n"
                                       << all;
-  RecordProperty("files", r.files);
-  RecordProperty("minutes", std::to_string(r.minutes));
+  ::testing::Test::RecordProperty("files", r.files);
+  ::testing::Test::RecordProperty("minutes", std::to_string(r.minutes));
 }
 
 TEST(dtmf_talkoff, no_digit_from_any_english_speech_recording) {

@@ -9,12 +9,18 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "toneguard/simd/isa.h"
 #include "toneguard/simd/kernels.h"
+
+namespace toneguard::simd {
+// Parameters print by name in gtest's output rather than as a byte.
+static void PrintTo(isa target, std::ostream* out) { *out << isa_name(target); }
+}  // namespace toneguard::simd
 
 namespace {
 
@@ -166,9 +172,10 @@ std::vector<isa> available() {
   return {list.begin(), list.end()};
 }
 
-INSTANTIATE_TEST_SUITE_P(, kernels, ::testing::ValuesIn(available()),
-                         [](const ::testing::TestParamInfo<isa>& info) {
-                           return std::string(toneguard::simd::isa_name(info.param));
-                         });
+std::string isa_test_name(const ::testing::TestParamInfo<isa>& param) {
+  return std::string(toneguard::simd::isa_name(param.param));
+}
+
+INSTANTIATE_TEST_SUITE_P(, kernels, ::testing::ValuesIn(available()), isa_test_name);
 
 }  // namespace

@@ -1,1 +1,146 @@
-// placeholder: being written
+// toneguard-detect as a user runs it: real files in a temporary directory, the real binary.
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <unistd.h>
+#include <algorithm>
+#include <string>
+#include <sys/wait.h>
+
+#include "toneguard/dsp/signal_builder.h"
+#include "toneguard/dsp/wav.h"
+
+namespace toneguard {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct run_result {
+  int status;
+  std::string out;
+  std::string err;
+};
+
+run_result run_detect(const std::string& args, const std::string& environment = "") {
+  const fs::path err_file = fs::temp_directory_path() / ("tg_detect_err_" + std::to_string(::getpid()));
+  const std::string cmd = environment + " " + std::string(TONEGUARD_BIN_DIR) + "/toneguard-detect " + args + " 2>" + err_file.string();
+  run_result r{};
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return {-1, "", "popen failed"};
+  std::array<char, 4096> buf{};
+  while (std::fgets(buf.data(), buf.size(), pipe) != nullptr) r.out += buf.data();
+  const int raw = ::pclose(pipe);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  std::ifstream e(err_file);
+  r.err.assign(std::istreambuf_iterator<char>(e), {});
+  fs::remove(err_file);
+  return r;
+}
+
+class detect_cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("tg_detect_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string write(const std::string& name, const dsp::signal_builder& b, int rate,
+                    dsp::wav_audio::encoding enc = dsp::wav_audio::encoding::pcm16) {
+    const auto path = (dir_ / name).string();
+    EXPECT_FALSE(dsp::write_wav_file(path, rate, b.pcm16(), enc).has_value());
+    return path;
+  }
+  fs::path dir_;
+};
+
+TEST_F(detect_cli, prints_the_digits_of_each_file) {
+  dsp::signal_builder b;
+  b.silence(100).dtmf('1', 60).silence(80).dtmf('#', 60).silence(100);
+  const auto ulaw = write("a.wav", b, 8000, dsp::wav_audio::encoding::ulaw);
+  const auto alaw = write("b.wav", b, 8000, dsp::wav_audio::encoding::alaw);
+  const auto r = run_detect(ulaw + " " + alaw);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, ulaw + ": 1#\n" + alaw + ": 1#\n");
+}
+
+TEST_F(detect_cli, json_gives_one_object_per_digit_with_times) {
+  dsp::signal_builder b;
+  b.silence(100).dtmf('5', 60).silence(100);
+  const auto path = write("five.wav", b, 8000);
+  const auto r = run_detect("--json " + path);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::regex line(R"re(\{"file": "([^"]+)", "digit": "5", "start_ms": ([0-9.]+), "end_ms": ([0-9.]+), "detected_ms": ([0-9.]+)\}\n)re");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(r.out, m, line)) << r.out;
+  EXPECT_EQ(m[1], path);
+  EXPECT_NEAR(std::stod(m[2]), 100.0, 5.0);
+  EXPECT_NEAR(std::stod(m[3]), 160.0, 5.0);
+  EXPECT_GT(std::stod(m[4]), std::stod(m[2]));
+  EXPECT_LE(std::stod(m[4]) - std::stod(m[2]), 40.0);
+}
+
+TEST_F(detect_cli, reads_16_khz_files_with_times_in_file_time) {
+  dsp::signal_builder b(16000.0f);
+  b.silence(100).dtmf('9', 60).silence(60).dtmf('D', 60).silence(100);
+  const auto path = write("wide.wav", b, 16000);
+  const auto r = run_detect("--json " + path);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::regex start(R"re("digit": "9", "start_ms": ([0-9.]+))re");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, start)) << r.out;
+  EXPECT_NEAR(std::stod(m[1]), 100.0, 5.0);
+  EXPECT_NE(r.out.find("\"digit\": \"D\""), std::string::npos) << r.out;
+}
+
+TEST_F(detect_cli, bad_files_are_named_on_stderr_and_the_others_still_processed) {
+  dsp::signal_builder b;
+  b.silence(50).dtmf('7', 60).silence(50);
+  const auto good = write("good.wav", b, 8000);
+  const auto not_wav = (dir_ / "notes.txt").string();
+  std::ofstream(not_wav) << "this is not audio";
+  const auto truncated = (dir_ / "short.wav").string();
+  {
+    auto bytes = dsp::encode_wav(8000, b.pcm16());
+    std::ofstream(truncated, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), 100);
+  }
+  const auto stereo = (dir_ / "stereo.wav").string();
+  {
+    auto bytes = dsp::encode_wav(8000, b.pcm16());
+    bytes[22] = 2;  // channel count in the fmt chunk
+    std::ofstream(stereo, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
+  }
+  const auto missing = (dir_ / "missing.wav").string();
+  const auto r = run_detect(not_wav + " " + good + " " + truncated + " " + stereo + " " + missing);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.out, good + ": 7\n");
+  for (const auto& f : {not_wav, truncated, stereo, missing}) {
+    EXPECT_NE(r.err.find(f + ": "), std::string::npos) << "no message for " << f << " in:\n" << r.err;
+  }
+  EXPECT_NE(r.err.find("channel"), std::string::npos) << r.err;
+  // One line per bad file.
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 4) << r.err;
+}
+
+TEST_F(detect_cli, isa_lists_the_targets_and_unknown_options_are_refused) {
+  const auto r = run_detect("--isa");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("scalar"), std::string::npos) << r.out;
+  const auto bad = run_detect("--frobnicate x.wav");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.err.find("--frobnicate"), std::string::npos) << bad.err;
+}
+
+TEST_F(detect_cli, forcing_an_unknown_isa_is_an_error_naming_it) {
+  const auto r = run_detect("--isa", "TONEGUARD_ISA=sparc");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("TONEGUARD_ISA=sparc"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace toneguard

@@ -124,8 +124,8 @@ int main(int argc, char** argv) {
   call.silence(200);
   call.add_white_noise(noise, seed);
 
-  if (auto error = dsp::write_wav_file(out, 8000, call.pcm16(), stored_as); !error.empty()) {
-    return fail(out + ": " + error);
+  if (auto error = dsp::write_wav_file(out, 8000, call.pcm16(), stored_as)) {
+    return fail(out + ": " + *error);
   }
   return 0;
 }

@@ -1,0 +1,102 @@
+// BM_<kernel>/<isa>/<n>: every kernel of every ISA this machine runs, at a few block sizes.
+
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bench/benchmark_suites.h"
+#include "toneguard/simd/kernels.h"
+
+namespace toneguard::bench {
+namespace {
+
+constexpr std::size_t sizes[] = {40, 160, 1024};
+
+// Speech-range test input of n samples in every representation a kernel takes.
+struct kernel_input {
+  std::vector<float> floats;
+  std::vector<std::int16_t> pcm;
+  std::vector<std::uint8_t> codes;
+  std::vector<float> basis;  // n rows of simd::bank_width
+
+  explicit kernel_input(std::size_t n) : floats(n), pcm(n), codes(n), basis(n * simd::bank_width) {
+    for (std::size_t i = 0; i < n; ++i) {
+      floats[i] = 8000.0f * std::sin(0.37f * static_cast<float>(i)) + 3000.0f * std::sin(1.9f * static_cast<float>(i));
+      pcm[i] = static_cast<std::int16_t>(floats[i]);
+      codes[i] = static_cast<std::uint8_t>(i * 37u + 11u);
+    }
+    for (std::size_t k = 0; k < basis.size(); ++k) basis[k] = std::cos(0.01f * static_cast<float>(k));
+  }
+};
+
+void set_rates(benchmark::State& state, std::size_t n, std::size_t input_bytes_per_sample) {
+  const auto items = static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(n);
+  state.SetItemsProcessed(items);
+  state.SetBytesProcessed(items * static_cast<std::int64_t>(input_bytes_per_sample));
+}
+
+// A kernel of shape out[i] = f(in[i]).
+template <typename In, typename Out>
+void bench_elementwise(benchmark::State& state, void (*kernel)(const In*, Out*, std::size_t) noexcept,
+                       const std::vector<In>& in) {
+  std::vector<Out> out(in.size());
+  for (auto _ : state) {
+    kernel(in.data(), out.data(), in.size());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  set_rates(state, in.size(), sizeof(In));
+}
+
+template <typename Body>
+void add(const char* kernel, simd::isa target, std::size_t n, Body body) {
+  const std::string name = std::string("BM_") + kernel + "/" + std::string(simd::isa_name(target)) + "/" + std::to_string(n);
+  benchmark::RegisterBenchmark(name.c_str(), [body, n](benchmark::State& state) { body(state, kernel_input(n)); });
+}
+
+}  // namespace
+
+void register_simd_kernel_benchmarks() {
+  for (simd::isa target : simd::available_isas()) {
+    const simd::kernel_table* table = simd::kernels_for(target);
+    if (table == nullptr) continue;
+    const simd::kernel_table& k = *table;
+    for (std::size_t n : sizes) {
+      add("correlate_bank16", target, n, [&k](benchmark::State& state, const kernel_input& in) {
+        alignas(64) float acc[simd::bank_width] = {};
+        for (auto _ : state) {
+          k.correlate_bank16(in.floats.data(), in.floats.size(), in.basis.data(), acc);
+          benchmark::DoNotOptimize(acc);
+          benchmark::ClobberMemory();
+        }
+        set_rates(state, in.floats.size(), sizeof(float));
+      });
+      add("sum_squares", target, n, [&k](benchmark::State& state, const kernel_input& in) {
+        for (auto _ : state) {
+          float energy = k.sum_squares(in.floats.data(), in.floats.size());
+          benchmark::DoNotOptimize(energy);
+        }
+        set_rates(state, in.floats.size(), sizeof(float));
+      });
+      add("int16_to_float", target, n,
+          [&k](benchmark::State& state, const kernel_input& in) { bench_elementwise(state, k.int16_to_float, in.pcm); });
+      add("ulaw_decode", target, n,
+          [&k](benchmark::State& state, const kernel_input& in) { bench_elementwise(state, k.ulaw_decode, in.codes); });
+      add("alaw_decode", target, n,
+          [&k](benchmark::State& state, const kernel_input& in) { bench_elementwise(state, k.alaw_decode, in.codes); });
+      add("ulaw_to_float", target, n,
+          [&k](benchmark::State& state, const kernel_input& in) { bench_elementwise(state, k.ulaw_to_float, in.codes); });
+      add("alaw_to_float", target, n,
+          [&k](benchmark::State& state, const kernel_input& in) { bench_elementwise(state, k.alaw_to_float, in.codes); });
+      add("ulaw_encode", target, n,
+          [&k](benchmark::State& state, const kernel_input& in) { bench_elementwise(state, k.ulaw_encode, in.pcm); });
+      add("alaw_encode", target, n,
+          [&k](benchmark::State& state, const kernel_input& in) { bench_elementwise(state, k.alaw_encode, in.pcm); });
+    }
+  }
+}
+
+}  // namespace toneguard::bench
