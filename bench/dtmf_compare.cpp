@@ -147,7 +147,7 @@ struct condition {
   std::string group;
   std::string name;
   expectation expected;
-  int trials;
+  int trials;  // base count; --trials-scale multiplies it
   std::function<trial_signal(int trial, trial_builder&)> make;
   bool timing = false;  // its digits feed the latency section
 };
@@ -423,14 +423,14 @@ void print_timing(const options& opt, timing_stats& tg, timing_stats& sp) {
   };
   const char* source = "level rows 0..-25 dBm0, 50 ms tones, passing trials";
   if (!opt.json) {
-    std::printf("\n### timing (%s)\n\n| measure | toneguard median | toneguard p95 | spandsp median | spandsp p95 |\n"
+    std::printf("\n### latency and onset (%s)\n\n| measure | toneguard median | toneguard p95 | spandsp median | spandsp p95 |\n"
                 "|---|---|---|---|---|\n", source);
   }
   for (const line& l : lines) {
     const double tm = l.toneguard->percentile(50), tp = l.toneguard->percentile(95);
     const double sm = l.spandsp ? l.spandsp->percentile(50) : NAN, sp95 = l.spandsp ? l.spandsp->percentile(95) : NAN;
     if (opt.json) {
-      std::printf("{\"group\":\"timing\",\"condition\":%s,\"source\":%s,\"toneguard\":{\"median_ms\":%s,\"p95_ms\":%s},"
+      std::printf("{\"group\":\"latency\",\"condition\":%s,\"source\":%s,\"toneguard\":{\"median_ms\":%s,\"p95_ms\":%s},"
                   "\"spandsp\":{\"median_ms\":%s,\"p95_ms\":%s}}\n",
                   json_string(l.name).c_str(), json_string(source).c_str(), json_number(tm).c_str(),
                   json_number(tp).c_str(), json_number(sm).c_str(), json_number(sp95).c_str());

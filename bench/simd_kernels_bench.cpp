@@ -51,6 +51,22 @@ void bench_elementwise(benchmark::State& state, void (*kernel)(const In*, Out*, 
   set_rates(state, in.size(), sizeof(In));
 }
 
+// A correlate_bank16 kernel over samples of type In.
+template <typename In>
+void bench_correlate(benchmark::State& state,
+                     void (*kernel)(const In*, std::size_t, const float*, float*, float*) noexcept,
+                     const std::vector<In>& in, const std::vector<float>& basis) {
+  alignas(64) float acc[simd::bank_width] = {};
+  float energy = 0.0f;
+  for (auto _ : state) {
+    kernel(in.data(), in.size(), basis.data(), acc, &energy);
+    benchmark::DoNotOptimize(acc);
+    benchmark::DoNotOptimize(energy);
+    benchmark::ClobberMemory();
+  }
+  set_rates(state, in.size(), sizeof(In));
+}
+
 template <typename Body>
 void add(const char* kernel, simd::isa target, std::size_t n, Body body) {
   const std::string name = std::string("BM_") + kernel + "/" + std::string(simd::isa_name(target)) + "/" + std::to_string(n);
@@ -66,13 +82,13 @@ void register_simd_kernel_benchmarks() {
     const simd::kernel_table& k = *table;
     for (std::size_t n : sizes) {
       add("correlate_bank16", target, n, [&k](benchmark::State& state, const kernel_input& in) {
-        alignas(64) float acc[simd::bank_width] = {};
-        for (auto _ : state) {
-          k.correlate_bank16(in.floats.data(), in.floats.size(), in.basis.data(), acc);
-          benchmark::DoNotOptimize(acc);
-          benchmark::ClobberMemory();
-        }
-        set_rates(state, in.floats.size(), sizeof(float));
+        bench_correlate(state, k.correlate_bank16, in.floats, in.basis);
+      });
+      add("correlate_bank16_ulaw", target, n, [&k](benchmark::State& state, const kernel_input& in) {
+        bench_correlate(state, k.correlate_bank16_ulaw, in.codes, in.basis);
+      });
+      add("correlate_bank16_alaw", target, n, [&k](benchmark::State& state, const kernel_input& in) {
+        bench_correlate(state, k.correlate_bank16_alaw, in.codes, in.basis);
       });
       add("sum_squares", target, n, [&k](benchmark::State& state, const kernel_input& in) {
         for (auto _ : state) {

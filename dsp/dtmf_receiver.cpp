@@ -83,20 +83,21 @@ struct pair_fit {
   float explained;
 };
 
-pair_fit fit_pair(const float* bins, int r, int c) noexcept {
-  const auto& m = tables().inverse_gram[static_cast<std::size_t>(r * 4 + c)];
+pair_fit fit_pair(const receiver_tables& t, const float* bins, int r, int c) noexcept {
+  const auto& m = t.inverse_gram[static_cast<std::size_t>(r * 4 + c)];
   const float b[4] = {bins[r], bins[8 + r], bins[4 + c], bins[12 + c]};
-  float t[4];
+  float theta[4];
   for (int a = 0; a < 4; ++a) {
-    t[a] = m[a * 4 + 0] * b[0] + m[a * 4 + 1] * b[1] + m[a * 4 + 2] * b[2] + m[a * 4 + 3] * b[3];
+    theta[a] = m[a * 4 + 0] * b[0] + m[a * 4 + 1] * b[1] + m[a * 4 + 2] * b[2] + m[a * 4 + 3] * b[3];
   }
-  return {{t[0], t[1]}, {t[2], t[3]}, t[0] * b[0] + t[1] * b[1] + t[2] * b[2] + t[3] * b[3]};
+  return {{theta[0], theta[1]}, {theta[2], theta[3]}, theta[0] * b[0] + theta[1] * b[1] + theta[2] * b[2] + theta[3] * b[3]};
 }
 
 // Phase advance of a tone from one block to the next, nominal advance removed: its angle is
 // 2*pi*(frequency error)*S/rate.
-std::complex<float> phase_advance(std::complex<float> now, std::complex<float> before, int bin) noexcept {
-  return now * std::conj(before) * tables().block_rotation[static_cast<std::size_t>(bin)];
+std::complex<float> phase_advance(const receiver_tables& t, std::complex<float> now, std::complex<float> before,
+                                  int bin) noexcept {
+  return now * std::conj(before) * t.block_rotation[static_cast<std::size_t>(bin)];
 }
 
 // |angle(z)| <= the bin's largest accepted error, without computing the angle.
@@ -111,6 +112,9 @@ constexpr float min_phase_coherence = 0.95f;
 
 // |z| without std::abs's overflow-safe (and slow) hypot: our values are far from overflow.
 inline float magnitude(std::complex<float> z) noexcept { return std::sqrt(std::norm(z)); }
+
+// By value, so that it compiles to one max instruction (std::max's reference result does not).
+inline float larger(float a, float b) noexcept { return a > b ? a : b; }
 
 float ratio_db(float db) { return std::pow(10.0f, db / 10.0f); }
 
@@ -189,16 +193,11 @@ char dtmf_receiver::current_key() const noexcept { return digit_key_; }
 
 void dtmf_receiver::process(std::span<const float> audio, dtmf_listener& listener) noexcept {
   const auto& bank = tables().bank;
-  const auto& k = simd::kernels();
   while (!audio.empty()) {
     const std::size_t take = std::min<std::size_t>(audio.size(), static_cast<std::size_t>(S - block_fill_));
-    const auto piece = audio.first(take);
-    bank.accumulate(piece, block_fill_, bins_acc_);
-    energy_acc_ += k.sum_squares(piece.data(), piece.size());
-    block_fill_ += static_cast<int>(take);
-    position_ += static_cast<std::int64_t>(take);
+    bank.accumulate(audio.first(take), block_fill_, bins_acc_, &energy_acc_);
+    advance(take, listener);
     audio = audio.subspan(take);
-    if (block_fill_ == S) finish_block(listener);
   }
 }
 
@@ -214,15 +213,19 @@ void dtmf_receiver::process(std::span<const std::int16_t> audio, dtmf_listener& 
 }
 
 void dtmf_receiver::process_g711(std::span<const std::uint8_t> codes, bool alaw, dtmf_listener& listener) noexcept {
-  float block[S];
-  const auto& k = simd::kernels();
-  const auto decode = alaw ? k.alaw_to_float : k.ulaw_to_float;
+  const auto& bank = tables().bank;
   while (!codes.empty()) {
-    const std::size_t take = std::min<std::size_t>(codes.size(), S);
-    decode(codes.data(), block, take);
-    process(std::span<const float>(block, take), listener);
+    const std::size_t take = std::min<std::size_t>(codes.size(), static_cast<std::size_t>(S - block_fill_));
+    bank.accumulate_g711(codes.first(take), alaw, block_fill_, bins_acc_, &energy_acc_);
+    advance(take, listener);
     codes = codes.subspan(take);
   }
+}
+
+void dtmf_receiver::advance(std::size_t samples, dtmf_listener& listener) noexcept {
+  block_fill_ += static_cast<std::int32_t>(samples);
+  position_ += static_cast<std::int64_t>(samples);
+  if (block_fill_ == S) finish_block(listener);
 }
 
 void dtmf_receiver::flush(dtmf_listener& listener) noexcept {
@@ -241,43 +244,50 @@ void dtmf_receiver::flush(dtmf_listener& listener) noexcept {
 }
 
 void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
+  const receiver_tables& t = tables();
   const std::int64_t block_start = position_ - S;
   const float energy = energy_acc_;
 
-  // The strongest row and column by bin power, then the runner-up of each group where it
-  // comes close: the other group's tone leaks into neighbouring bins unevenly (by twist), so
-  // the pair whose least-squares fit explains most energy decides.
-  int row1 = 0, row2 = 1, col1 = 0, col2 = 1;
   float row_power[4], col_power[4];
   for (int b = 0; b < 4; ++b) {
     row_power[b] = bins_acc_[b] * bins_acc_[b] + bins_acc_[8 + b] * bins_acc_[8 + b];
     col_power[b] = bins_acc_[4 + b] * bins_acc_[4 + b] + bins_acc_[12 + b] * bins_acc_[12 + b];
   }
-  auto top_two = [](const float* p, int& first, int& second) {
-    first = p[1] > p[0] ? 1 : 0;
-    second = 1 - first;
-    for (int b = 2; b < 4; ++b) {
-      if (p[b] > p[first]) second = first, first = b;
-      else if (p[b] > p[second]) second = b;
-    }
-  };
-  top_two(row_power, row1, row2);
-  top_two(col_power, col1, col2);
-
   const bool digit_on = digit_key_ != '\0';
   // Two tones at the (relaxed, while a digit is on) minimum level need this much energy.
   const float relaxed_floor = limits_.min_tone_power * 0.25f;
   // The strongest bins bound what any pair can explain (bin power * 2/S is a tone's energy in
-  // the block, give or take leakage): most speech and noise blocks stop here, before any fit.
+  // the block, give or take leakage): most speech and noise blocks stop here, before any fit
+  // and before the branchy choice of candidates. Maxima without branches: noise makes them
+  // unpredictable.
   const float purity_floor = digit_on ? limits_.relaxed_purity : limits_.min_purity;
-  const float bins_energy = (row_power[row1] + col_power[col1]) * (2.0f / S);
-  int r = row1, c = col1;
+  const float strongest = larger(larger(row_power[0], row_power[1]), larger(row_power[2], row_power[3])) +
+                          larger(larger(col_power[0], col_power[1]), larger(col_power[2], col_power[3]));
+  const bool candidate = energy >= 2.0f * S * (digit_on ? relaxed_floor : limits_.min_tone_power) * 0.5f &&
+                         strongest * (2.0f / S) >= 0.5f * purity_floor * energy;
+
+  // The strongest row and column, then the runner-up of each group where it comes close: the
+  // other group's tone leaks into neighbouring bins unevenly (by twist), so the pair whose
+  // least-squares fit explains most energy decides.
+  int r = 0, c = 0;
   pair_fit fit{};
-  if (energy >= 2.0f * S * (digit_on ? relaxed_floor : limits_.min_tone_power) * 0.5f &&
-      bins_energy >= 0.5f * purity_floor * energy) {
-    fit = fit_pair(bins_acc_, r, c);
+  if (candidate) {
+    int row1, row2, col1, col2;
+    auto top_two = [](const float* p, int& first, int& second) {
+      first = p[1] > p[0] ? 1 : 0;
+      second = 1 - first;
+      for (int b = 2; b < 4; ++b) {
+        if (p[b] > p[first]) second = first, first = b;
+        else if (p[b] > p[second]) second = b;
+      }
+    };
+    top_two(row_power, row1, row2);
+    top_two(col_power, col1, col2);
+    r = row1;
+    c = col1;
+    fit = fit_pair(t, bins_acc_, r, c);
     auto consider = [&](int rr, int cc) {
-      const pair_fit other = fit_pair(bins_acc_, rr, cc);
+      const pair_fit other = fit_pair(t, bins_acc_, rr, cc);
       if (other.explained > fit.explained) fit = other, r = rr, c = cc;
     };
     constexpr float close = 0.25f;  // within 6 dB
@@ -301,9 +311,9 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
   std::complex<float> row_advance{}, column_advance{};
   const bool same_run = tone_block && run_blocks_ > 0 && r == run_row_ && c == run_column_;
   if (tone_block && (same_run || (digit_pair && off_blocks_ == 0))) {
-    const pair_fit before = fit_pair(prev_bins_, r, c);
-    row_advance = phase_advance(fit.row, before.row, r);
-    column_advance = phase_advance(fit.column, before.column, 4 + c);
+    const pair_fit before = fit_pair(t, prev_bins_, r, c);
+    row_advance = phase_advance(t, fit.row, before.row, r);
+    column_advance = phase_advance(t, fit.column, before.column, 4 + c);
     if (!within_angle(row_advance, loose_frequency_cos2_[r]) ||
         !within_angle(column_advance, loose_frequency_cos2_[4 + c])) {
       tone_block = false;
@@ -320,7 +330,7 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
     } else {
       if (off_blocks_ == 0) {
         // The tone stopped in the last tone block (if it was weaker) or early in this one.
-        const pair_fit here = fit_pair(bins_acc_, digit_row_, digit_column_);
+        const pair_fit here = fit_pair(t, bins_acc_, digit_row_, digit_column_);
         const float here_fill =
             std::min(1.0f, (magnitude(here.row) + magnitude(here.column)) / std::max(digit_amplitude_, 1e-3f));
         digit_end_ = last_block_fill_ < 0.9f ? block_start - S + std::llround(last_block_fill_ * S)
@@ -359,7 +369,7 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
       run_row_spread_ = run_column_spread_ = 0.0f;
       run_amplitude_ = amplitude;
       // The previous block holds the tone's first part: how much of it, from its amplitude.
-      const pair_fit before = fit_pair(prev_bins_, r, c);
+      const pair_fit before = fit_pair(t, prev_bins_, r, c);
       const float fill = std::min(1.0f, (magnitude(before.row) + magnitude(before.column)) / std::max(amplitude, 1e-3f));
       run_onset_ = block_start - std::llround(fill * S);
       if (!digit_pair) {
@@ -374,7 +384,11 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
   auto steady = [](std::complex<float> sum, float sum_of_magnitudes) {
     return std::norm(sum) >= min_phase_coherence * min_phase_coherence * sum_of_magnitudes * sum_of_magnitudes;
   };
-  if (run_blocks_ >= 2 && suspected_ && position_ - run_onset_ >= limits_.min_on_samples &&
+  // The tone may stop inside this block (which can still pass as a tone block when it is
+  // mostly filled): count only the part its amplitude says it fills.
+  const float fill_now = run_blocks_ > 0 ? amplitude * run_blocks_ / std::max(run_amplitude_, 1e-3f) : 0.0f;
+  const std::int64_t tone_end = fill_now >= 0.9f ? position_ : block_start + std::llround(fill_now * S);
+  if (run_blocks_ >= 2 && suspected_ && tone_end - run_onset_ >= limits_.min_on_samples &&
       within_angle(run_row_phase_, frequency_cos2_[run_row_]) &&
       within_angle(run_column_phase_, frequency_cos2_[4 + run_column_]) &&
       steady(run_row_phase_, run_row_spread_) && steady(run_column_phase_, run_column_spread_)) {

@@ -39,9 +39,16 @@ goertzel_bank::goertzel_bank(std::span<const float> frequencies_hz, int block_sa
   }
 }
 
-void goertzel_bank::accumulate(std::span<const float> samples, int offset, float* acc) const noexcept {
+void goertzel_bank::accumulate(std::span<const float> samples, int offset, float* acc, float* energy) const noexcept {
   simd::kernels().correlate_bank16(samples.data(), samples.size(),
-                                   &basis_[static_cast<std::size_t>(offset) * accumulator_size], acc);
+                                   &basis_[static_cast<std::size_t>(offset) * accumulator_size], acc, energy);
+}
+
+void goertzel_bank::accumulate_g711(std::span<const std::uint8_t> codes, bool alaw, int offset, float* acc,
+                                    float* energy) const noexcept {
+  const auto& k = simd::kernels();
+  (alaw ? k.correlate_bank16_alaw : k.correlate_bank16_ulaw)(
+      codes.data(), codes.size(), &basis_[static_cast<std::size_t>(offset) * accumulator_size], acc, energy);
 }
 
 }  // namespace toneguard::dsp

@@ -41,7 +41,8 @@ struct resampler_16k_to_8k::liquid_decimator {
 resampler_16k_to_8k::resampler_16k_to_8k() {
   std::array<float, taps> h = lowpass_taps();
   firdecim_rrrf handle = firdecim_rrrf_create(decimation, h.data(), taps);
-  if (handle == nullptr) throw std::runtime_error("resampler_16k_to_8k: firdecim_rrrf_create failed");
+  if (handle == nullptr)
+    throw std::runtime_error("resampler_16k_to_8k: firdecim_rrrf_create failed");
   decimator_ = std::make_unique<liquid_decimator>(handle);
 }
 
@@ -53,7 +54,8 @@ std::size_t resampler_16k_to_8k::output_size(std::size_t input_samples) const no
   return (input_samples + (has_carried_sample_ ? 1 : 0)) / decimation;
 }
 
-std::size_t resampler_16k_to_8k::process(std::span<const float> in16k, std::span<float> out8k) noexcept {
+std::size_t resampler_16k_to_8k::process(std::span<const float> in16k,
+                                         std::span<float> out8k) noexcept {
   assert(decimator_ != nullptr);
   assert(out8k.size() >= output_size(in16k.size()));
   if (in16k.empty()) return 0;

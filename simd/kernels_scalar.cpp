@@ -7,9 +7,20 @@
 namespace toneguard::simd::scalar_impl {
 namespace {
 
-void correlate_bank16(const float* x, std::size_t n, const float* basis, float* acc) noexcept {
+void correlate_bank16(const float* x, std::size_t n, const float* basis, float* acc, float* energy) noexcept {
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t j = 0; j < bank_width; ++j) acc[j] += x[i] * basis[bank_width * i + j];
+    *energy += x[i] * x[i];
+  }
+}
+
+template <const std::array<float, 256>& table>
+void correlate_bank16_g711(const std::uint8_t* codes, std::size_t n, const float* basis, float* acc,
+                           float* energy) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    const float x = table[codes[i]];
+    for (std::size_t j = 0; j < bank_width; ++j) acc[j] += x * basis[bank_width * i + j];
+    *energy += x * x;
   }
 }
 
@@ -47,6 +58,8 @@ void alaw_encode(const std::int16_t* in, std::uint8_t* out, std::size_t n) noexc
 const kernel_table table{
     .target = isa::scalar,
     .correlate_bank16 = correlate_bank16,
+    .correlate_bank16_ulaw = correlate_bank16_g711<g711_reference::ulaw_floats>,
+    .correlate_bank16_alaw = correlate_bank16_g711<g711_reference::alaw_floats>,
     .sum_squares = sum_squares,
     .int16_to_float = int16_to_float,
     .ulaw_decode = ulaw_decode,

@@ -23,7 +23,9 @@
 
 namespace toneguard::simd {
 // Parameters print by name in gtest's output rather than as a byte.
-static void PrintTo(isa target, std::ostream* out) { *out << isa_name(target); }
+static void PrintTo(isa target, std::ostream* out) {
+  *out << isa_name(target);
+}
 }  // namespace toneguard::simd
 
 namespace {
@@ -54,7 +56,9 @@ constexpr law_structure ulaw_structure{{-1, 31, 95, 223, 479, 991, 2015, 4063, 8
 // A-law (G.711 Table 1, 13-bit units): steps of 2, 2, 4, ..., 128 per segment.
 constexpr law_structure alaw_structure{{0, 32, 64, 128, 256, 512, 1024, 2048, 4096}, 8, 3};
 
-const law_structure& structure(g711_law law) { return law == g711_law::ulaw ? ulaw_structure : alaw_structure; }
+const law_structure& structure(g711_law law) {
+  return law == g711_law::ulaw ? ulaw_structure : alaw_structure;
+}
 
 // Interval of segment `segment`, step `step_index` (both as in the standard's tables).
 interval standard_interval(g711_law law, int segment, int step_index) {
@@ -87,7 +91,8 @@ decoded_code split_code(g711_law law, std::uint8_t code) {
 // Expected 16-bit linear output of decoding `code`.
 int standard_decode(g711_law law, std::uint8_t code) {
   const auto parts = split_code(law, code);
-  const int magnitude = standard_interval(law, parts.segment, parts.step_index).value * structure(law).to_linear16;
+  const int magnitude =
+      standard_interval(law, parts.segment, parts.step_index).value * structure(law).to_linear16;
   return parts.positive ? magnitude : -magnitude;
 }
 
@@ -111,7 +116,9 @@ std::uint8_t standard_encode(g711_law law, std::int16_t linear) {
   return 0;
 }
 
-const char* law_name(g711_law law) { return law == g711_law::ulaw ? "ulaw" : "alaw"; }
+const char* law_name(g711_law law) {
+  return law == g711_law::ulaw ? "ulaw" : "alaw";
+}
 
 constexpr g711_law both_laws[] = {g711_law::ulaw, g711_law::alaw};
 
@@ -177,7 +184,9 @@ std::vector<isa> every_available_isa() {
 
 class g711_kernels : public ::testing::TestWithParam<isa> {
  protected:
-  const toneguard::simd::kernel_table& table() const { return *toneguard::simd::kernels_for(GetParam()); }
+  const toneguard::simd::kernel_table& table() const {
+    return *toneguard::simd::kernels_for(GetParam());
+  }
 };
 
 TEST_P(g711_kernels, decode_every_code_to_the_standard_value) {
@@ -192,8 +201,10 @@ TEST_P(g711_kernels, decode_every_code_to_the_standard_value) {
     const auto code = static_cast<std::uint8_t>(c);
     EXPECT_EQ(ulaw[c], standard_decode(g711_law::ulaw, code)) << "code " << c;
     EXPECT_EQ(alaw[c], standard_decode(g711_law::alaw, code)) << "code " << c;
-    EXPECT_EQ(ulaw_float[c], static_cast<float>(standard_decode(g711_law::ulaw, code))) << "code " << c;
-    EXPECT_EQ(alaw_float[c], static_cast<float>(standard_decode(g711_law::alaw, code))) << "code " << c;
+    EXPECT_EQ(ulaw_float[c], static_cast<float>(standard_decode(g711_law::ulaw, code)))
+        << "code " << c;
+    EXPECT_EQ(alaw_float[c], static_cast<float>(standard_decode(g711_law::alaw, code)))
+        << "code " << c;
   }
 }
 
@@ -231,7 +242,8 @@ TEST(g711, decodes_every_code_to_the_standard_value) {
       const int expected = standard_decode(law, codes[c]);
       EXPECT_EQ(block[c], expected) << law_name(law) << " code " << c;
       EXPECT_EQ(block_float[c], static_cast<float>(expected)) << law_name(law) << " code " << c;
-      EXPECT_EQ(toneguard::dsp::g711_decode(law, codes[c]), expected) << law_name(law) << " code " << c;
+      EXPECT_EQ(toneguard::dsp::g711_decode(law, codes[c]), expected)
+          << law_name(law) << " code " << c;
     }
   }
 }
@@ -244,7 +256,8 @@ TEST(g711, encodes_every_input_into_the_standard_decision_interval) {
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       const std::uint8_t expected = standard_encode(law, inputs[i]);
       ASSERT_EQ(block[i], expected) << law_name(law) << " input " << inputs[i];
-      ASSERT_EQ(toneguard::dsp::g711_encode(law, inputs[i]), expected) << law_name(law) << " input " << inputs[i];
+      ASSERT_EQ(toneguard::dsp::g711_encode(law, inputs[i]), expected)
+          << law_name(law) << " input " << inputs[i];
     }
   }
 }
@@ -254,7 +267,8 @@ TEST(g711, decoded_values_survive_reencoding) {
     for (int c = 0; c < 256; ++c) {
       const auto code = static_cast<std::uint8_t>(c);
       const std::int16_t decoded = toneguard::dsp::g711_decode(law, code);
-      EXPECT_EQ(toneguard::dsp::g711_decode(law, toneguard::dsp::g711_encode(law, decoded)), decoded)
+      EXPECT_EQ(toneguard::dsp::g711_decode(law, toneguard::dsp::g711_encode(law, decoded)),
+                decoded)
           << law_name(law) << " code " << c;
     }
   }
@@ -269,7 +283,9 @@ TEST(g711, every_code_but_ulaw_negative_zero_reencodes_to_itself) {
           << law_name(law) << " code " << c;
     }
   }
-  EXPECT_EQ(toneguard::dsp::g711_encode(g711_law::ulaw, toneguard::dsp::g711_decode(g711_law::ulaw, 0x7F)), 0xFF);
+  EXPECT_EQ(toneguard::dsp::g711_encode(g711_law::ulaw,
+                                        toneguard::dsp::g711_decode(g711_law::ulaw, 0x7F)),
+            0xFF);
 }
 
 TEST(g711, quantization_is_monotonic_over_the_input_range) {
@@ -280,8 +296,8 @@ TEST(g711, quantization_is_monotonic_over_the_input_range) {
     toneguard::dsp::g711_encode(law, inputs, codes);
     toneguard::dsp::g711_decode(law, codes, quantized);
     for (std::size_t i = 1; i < inputs.size(); ++i) {
-      ASSERT_LE(quantized[i - 1], quantized[i]) << law_name(law) << " between inputs " << inputs[i - 1] << " and "
-                                                << inputs[i];
+      ASSERT_LE(quantized[i - 1], quantized[i])
+          << law_name(law) << " between inputs " << inputs[i - 1] << " and " << inputs[i];
     }
     EXPECT_EQ(quantized.front(), law == g711_law::ulaw ? -32124 : -32256);
     EXPECT_EQ(quantized.back(), law == g711_law::ulaw ? 32124 : 32256);

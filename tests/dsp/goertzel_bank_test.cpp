@@ -2,6 +2,8 @@
 
 #include "toneguard/dsp/goertzel_bank.h"
 
+#include "toneguard/dsp/g711.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -37,7 +39,11 @@ TEST(goertzel_bank, matches_the_goertzel_recurrence_for_every_bin) {
     std::vector<float> x(static_cast<std::size_t>(block));
     for (float& v : x) v = u(rng);
     float acc[goertzel_bank::accumulator_size] = {};
-    bank.accumulate(x, 0, acc);
+    float energy = 0;
+    bank.accumulate(x, 0, acc, &energy);
+    double expected_energy = 0;
+    for (float v : x) expected_energy += static_cast<double>(v) * v;
+    EXPECT_NEAR(energy, expected_energy, 1e-5 * expected_energy);
     for (int b = 0; b < 8; ++b) {
       const auto expected = goertzel(x, freqs[static_cast<std::size_t>(b)], 8000);
       const auto got = goertzel_bank::bin(acc, b);
@@ -54,17 +60,37 @@ TEST(goertzel_bank, a_block_fed_in_pieces_equals_the_whole_block) {
   std::vector<float> x(160);
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::sin(0.3 * static_cast<double>(i)) * 1000);
   float whole[16] = {}, pieces[16] = {};
-  bank.accumulate(x, 0, whole);
+  float whole_energy = 0, pieces_energy = 0;
+  bank.accumulate(x, 0, whole, &whole_energy);
   int offset = 0;
   for (int len : {1, 7, 32, 39, 81}) {
     bank.accumulate(std::span<const float>(x).subspan(static_cast<std::size_t>(offset), static_cast<std::size_t>(len)),
-                    offset, pieces);
+                    offset, pieces, &pieces_energy);
     offset += len;
   }
   ASSERT_EQ(offset, 160);
   for (int j = 0; j < 16; ++j) EXPECT_NEAR(pieces[j], whole[j], 1e-2) << j;
+  EXPECT_NEAR(pieces_energy, whole_energy, 1e-5 * whole_energy);
   // Unused bins stay zero.
   EXPECT_EQ(goertzel_bank::bin(whole, 5), std::complex<float>(0, 0));
+}
+
+TEST(goertzel_bank, g711_codes_give_the_same_bins_as_their_decoded_samples) {
+  const std::vector<float> freqs{697, 1209, 1633};
+  goertzel_bank bank(freqs, 40);
+  for (bool alaw : {false, true}) {
+    std::vector<std::uint8_t> codes(40);
+    for (std::size_t i = 0; i < codes.size(); ++i) codes[i] = static_cast<std::uint8_t>(i * 37 + 11);
+    std::vector<float> decoded(codes.size());
+    g711_decode(alaw ? g711_law::alaw : g711_law::ulaw, codes, decoded);
+    float from_codes[16] = {}, from_floats[16] = {};
+    float e_codes = 0, e_floats = 0;
+    bank.accumulate_g711(std::span(codes).first(13), alaw, 0, from_codes, &e_codes);
+    bank.accumulate_g711(std::span(codes).subspan(13), alaw, 13, from_codes, &e_codes);
+    bank.accumulate(decoded, 0, from_floats, &e_floats);
+    for (int j = 0; j < 16; ++j) EXPECT_NEAR(from_codes[j], from_floats[j], 1.0) << j;
+    EXPECT_NEAR(e_codes, e_floats, 1e-5 * e_floats);
+  }
 }
 
 TEST(goertzel_bank, rejects_bad_arguments_naming_them) {

@@ -24,10 +24,12 @@ constexpr std::size_t settle_8k = 4 * resampler_16k_to_8k::delay_samples_8k;
 
 // Sines computed in double precision, so the measured rejection is the filter's, not the
 // spurs of a float oscillator (about -56 dB at 7.9 kHz).
-std::vector<float> tone_16k(float frequency_hz, float peak, std::size_t samples, std::size_t silent_samples = 0) {
+std::vector<float> tone_16k(float frequency_hz, float peak, std::size_t samples,
+                            std::size_t silent_samples = 0) {
   std::vector<float> audio(silent_samples + samples, 0.0f);
   const double w = 2.0 * std::numbers::pi * frequency_hz / input_rate_hz;
-  for (std::size_t n = 0; n < samples; ++n) audio[silent_samples + n] = static_cast<float>(peak * std::sin(w * double(n)));
+  for (std::size_t n = 0; n < samples; ++n)
+    audio[silent_samples + n] = static_cast<float>(peak * std::sin(w * double(n)));
   return audio;
 }
 
@@ -44,7 +46,9 @@ double mean_square(std::span<const float> x) {
   return sum / static_cast<double>(x.size());
 }
 
-double db(double power_ratio) { return 10.0 * std::log10(power_ratio); }
+double db(double power_ratio) {
+  return 10.0 * std::log10(power_ratio);
+}
 
 // Least-squares fit of a sine of `frequency_hz`: its peak amplitude, and the power of what
 // the sine does not explain relative to the signal's power (dB).
@@ -98,7 +102,8 @@ TEST(resampler_16k_to_8k, tones_above_four_kilohertz_are_attenuated_at_least_50_
     const float peak = toneguard::dsp::dbm0_to_peak(0.0f);
     const std::vector<float> in = tone_16k(frequency, peak, 16000);
     const std::vector<float> out = decimate(in);
-    const double attenuation_db = db(mean_square(std::span(out).subspan(settle_8k)) / mean_square(in));
+    const double attenuation_db =
+        db(mean_square(std::span(out).subspan(settle_8k)) / mean_square(in));
     EXPECT_LT(attenuation_db, -50.0) << frequency << " Hz";
   }
 }
@@ -116,7 +121,8 @@ TEST(resampler_16k_to_8k, odd_length_chunks_give_the_same_output_as_one_call) {
   constexpr std::size_t chunk_lengths[] = {1, 3, 0, 2, 7, 160, 5, 1, 1, 33};
   std::size_t at = 0;
   for (std::size_t i = 0; at < in.size(); ++i) {
-    const std::size_t length = std::min(chunk_lengths[i % std::size(chunk_lengths)], in.size() - at);
+    const std::size_t length =
+        std::min(chunk_lengths[i % std::size(chunk_lengths)], in.size() - at);
     EXPECT_EQ(resampler.output_size(length), (length + (at % 2)) / 2) << "at " << at;
     resampler.process(std::span(in).subspan(at, length), chunked);
     at += length;
@@ -130,7 +136,8 @@ TEST(resampler_16k_to_8k, span_output_reports_the_samples_written) {
   std::vector<float> out(8, -1.0f);
   EXPECT_EQ(resampler.process(in, std::span<float>(out)), 3u);
   EXPECT_EQ(out[3], -1.0f) << "wrote past the reported count";
-  EXPECT_EQ(resampler.process(std::span(in).first(1), std::span<float>(out)), 1u);  // the carried sample pairs up
+  EXPECT_EQ(resampler.process(std::span(in).first(1), std::span<float>(out)),
+            1u);  // the carried sample pairs up
   EXPECT_EQ(resampler.process({}, std::span<float>(out)), 0u);
 }
 
@@ -145,7 +152,8 @@ TEST(resampler_16k_to_8k, delay_is_as_stated) {
       // The filter is symmetric: an impulse on an output-aligned sample peaks exactly at the delay.
       const auto peak = std::max_element(out.begin(), out.end()) - out.begin();
       EXPECT_EQ(static_cast<std::size_t>(peak), expected);
-      for (std::size_t k = 1; k < 10; ++k) EXPECT_NEAR(out[expected - k], out[expected + k], 1e-6f) << k;
+      for (std::size_t k = 1; k < 10; ++k)
+        EXPECT_NEAR(out[expected - k], out[expected + k], 1e-6f) << k;
     } else {
       // Half a sample later: equal neighbours straddle the delay.
       EXPECT_NEAR(out[expected], out[expected + 1], 1e-6f);
@@ -163,9 +171,12 @@ TEST(resampler_16k_to_8k, tone_burst_onset_appears_after_the_stated_delay) {
   std::vector<float> envelope(out.size(), 0.0f);
   const std::size_t window = 4;  // half a 1 kHz period at 8 kHz: max |x| tracks the envelope
   for (std::size_t n = window; n < out.size(); ++n) {
-    for (std::size_t k = 0; k < window; ++k) envelope[n] = std::max(envelope[n], std::fabs(out[n - k]));
+    for (std::size_t k = 0; k < window; ++k)
+      envelope[n] = std::max(envelope[n], std::fabs(out[n - k]));
   }
-  const auto crossing = std::find_if(envelope.begin(), envelope.end(), [](float e) { return e > 5000.0f; }) - envelope.begin();
+  const auto crossing =
+      std::find_if(envelope.begin(), envelope.end(), [](float e) { return e > 5000.0f; }) -
+      envelope.begin();
   const auto expected = static_cast<std::ptrdiff_t>(800 + resampler_16k_to_8k::delay_samples_8k);
   EXPECT_NEAR(static_cast<double>(crossing), static_cast<double>(expected), 2.0);
 }

@@ -4,13 +4,13 @@
 #include "toneguard/dsp/wav.h"
 
 #include <gtest/gtest.h>
-
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <initializer_list>
 #include <optional>
 #include <random>
@@ -65,13 +65,17 @@ bytes fmt_body(const fmt_fields& f) {
 
 // WAVE_FORMAT_EXTENSIBLE with KSDATAFORMAT_SUBTYPE {subformat-0000-0010-8000-00aa00389b71}.
 bytes extensible_fmt_body(std::uint16_t subformat, std::uint16_t bits, std::uint32_t rate = 8000) {
-  bytes b = fmt_body({.tag = 0xFFFE, .channels = 1, .rate = rate, .bits = bits,
+  bytes b = fmt_body({.tag = 0xFFFE,
+                      .channels = 1,
+                      .rate = rate,
+                      .bits = bits,
                       .block_align = static_cast<std::uint16_t>(bits / 8)});
   append_u16(b, 22);    // cbSize
   append_u16(b, bits);  // valid bits per sample
   append_u32(b, 0x4);   // channel mask: front centre
   append_u16(b, subformat);
-  for (std::uint8_t x : {0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71}) {
+  for (std::uint8_t x :
+       {0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71}) {
     b.push_back(x);
   }
   return b;
@@ -79,7 +83,8 @@ bytes extensible_fmt_body(std::uint16_t subformat, std::uint16_t bits, std::uint
 
 // A chunk with its header, the pad byte RIFF adds after an odd size, and optionally a
 // declared size that differs from the body actually present.
-bytes chunk(std::string_view id, const bytes& body, std::optional<std::uint32_t> declared = std::nullopt) {
+bytes chunk(std::string_view id, const bytes& body,
+            std::optional<std::uint32_t> declared = std::nullopt) {
   bytes c(id.begin(), id.end());
   append_u32(c, declared.value_or(static_cast<std::uint32_t>(body.size())));
   c.insert(c.end(), body.begin(), body.end());
@@ -115,7 +120,8 @@ std::vector<std::int16_t> test_samples(std::size_t count, std::uint32_t seed) {
 }
 
 // What `samples` become after storage in `encoding` (G.711 quantizes).
-std::vector<std::int16_t> as_stored(const std::vector<std::int16_t>& samples, wav_audio::encoding encoding) {
+std::vector<std::int16_t> as_stored(const std::vector<std::int16_t>& samples,
+                                    wav_audio::encoding encoding) {
   if (encoding == wav_audio::encoding::pcm16) return samples;
   const g711_law law = encoding == wav_audio::encoding::ulaw ? g711_law::ulaw : g711_law::alaw;
   std::vector<std::uint8_t> codes(samples.size());
@@ -127,9 +133,12 @@ std::vector<std::int16_t> as_stored(const std::vector<std::int16_t>& samples, wa
 
 const char* encoding_name(wav_audio::encoding e) {
   switch (e) {
-    case wav_audio::encoding::pcm16: return "pcm16";
-    case wav_audio::encoding::ulaw: return "ulaw";
-    case wav_audio::encoding::alaw: return "alaw";
+    case wav_audio::encoding::pcm16:
+      return "pcm16";
+    case wav_audio::encoding::ulaw:
+      return "ulaw";
+    case wav_audio::encoding::alaw:
+      return "alaw";
   }
   return "?";
 }
@@ -149,8 +158,8 @@ std::string temp_path(const std::string& name) {
   return ::testing::TempDir() + "toneguard_wav_test_" + std::to_string(::getpid()) + "_" + name;
 }
 
-constexpr wav_audio::encoding every_encoding[] = {wav_audio::encoding::pcm16, wav_audio::encoding::ulaw,
-                                                  wav_audio::encoding::alaw};
+constexpr wav_audio::encoding every_encoding[] = {
+    wav_audio::encoding::pcm16, wav_audio::encoding::ulaw, wav_audio::encoding::alaw};
 constexpr int both_rates[] = {8000, 16000};
 
 // --- Round trips ---
@@ -164,7 +173,8 @@ TEST(wav, every_encoding_round_trips_in_memory_at_both_rates) {
       ASSERT_TRUE(result.ok()) << encoding_name(encoding) << ' ' << rate << ": " << result.error();
       EXPECT_EQ(result.audio().sample_rate_hz, rate);
       EXPECT_EQ(result.audio().source_encoding, encoding);
-      EXPECT_EQ(result.audio().samples, as_stored(samples, encoding)) << encoding_name(encoding) << ' ' << rate;
+      EXPECT_EQ(result.audio().samples, as_stored(samples, encoding))
+          << encoding_name(encoding) << ' ' << rate;
     }
   }
 }
@@ -173,7 +183,8 @@ TEST(wav, every_encoding_round_trips_through_a_file_at_both_rates) {
   const auto samples = test_samples(800, 11);
   for (auto encoding : every_encoding) {
     for (int rate : both_rates) {
-      const std::string path = temp_path(std::string(encoding_name(encoding)) + std::to_string(rate) + ".wav");
+      const std::string path =
+          temp_path(std::string(encoding_name(encoding)) + std::to_string(rate) + ".wav");
       const auto write_error = write_wav_file(path, rate, samples, encoding);
       ASSERT_FALSE(write_error.has_value()) << *write_error;
       const wav_result result = read_wav_file(path);
@@ -208,14 +219,17 @@ TEST(wav, g711_data_decodes_exactly_as_g711_decode) {
   for (int c = 0; c < 256; ++c) codes[c] = static_cast<std::uint8_t>(c);
   for (auto [tag, law, encoding] : {std::tuple{7, g711_law::ulaw, wav_audio::encoding::ulaw},
                                     std::tuple{6, g711_law::alaw, wav_audio::encoding::alaw}}) {
-    const bytes file = riff({chunk("fmt ", fmt_body({.tag = static_cast<std::uint16_t>(tag), .bits = 8, .block_align = 1})),
-                             chunk("data", codes)});
+    const bytes file = riff(
+        {chunk("fmt ",
+               fmt_body({.tag = static_cast<std::uint16_t>(tag), .bits = 8, .block_align = 1})),
+         chunk("data", codes)});
     const wav_result result = parse_wav(file);
     ASSERT_TRUE(result.ok()) << result.error();
     EXPECT_EQ(result.audio().source_encoding, encoding);
     ASSERT_EQ(result.audio().samples.size(), 256u);
     for (int c = 0; c < 256; ++c) {
-      EXPECT_EQ(result.audio().samples[c], toneguard::dsp::g711_decode(law, codes[c])) << "code " << c;
+      EXPECT_EQ(result.audio().samples[c], toneguard::dsp::g711_decode(law, codes[c]))
+          << "code " << c;
     }
   }
 }
@@ -224,7 +238,8 @@ TEST(wav, g711_data_decodes_exactly_as_g711_decode) {
 
 TEST(wav, extensible_format_with_pcm_ulaw_or_alaw_subformat_is_accepted) {
   const std::vector<std::int16_t> samples{1, -2, 300, -4000};
-  const bytes pcm = riff({chunk("fmt ", extensible_fmt_body(1, 16, 16000)), chunk("data", pcm16_body(samples))});
+  const bytes pcm =
+      riff({chunk("fmt ", extensible_fmt_body(1, 16, 16000)), chunk("data", pcm16_body(samples))});
   const wav_result pcm_result = parse_wav(pcm);
   ASSERT_TRUE(pcm_result.ok()) << pcm_result.error();
   EXPECT_EQ(pcm_result.audio().samples, samples);
@@ -246,8 +261,9 @@ TEST(wav, extensible_format_with_pcm_ulaw_or_alaw_subformat_is_accepted) {
 TEST(wav, unknown_chunks_before_and_after_fmt_are_skipped) {
   const std::vector<std::int16_t> samples{10, 20, 30};
   const bytes list_body{'I', 'N', 'F', 'O', 'I', 'N', 'A', 'M', 4, 0, 0, 0, 't', 'e', 's', 't'};
-  const bytes file = riff({chunk("JUNK", bytes(28, 0)), chunk("fmt ", fmt_body({})), chunk("LIST", list_body),
-                           chunk("fact", {3, 0, 0, 0}), chunk("data", pcm16_body(samples))});
+  const bytes file =
+      riff({chunk("JUNK", bytes(28, 0)), chunk("fmt ", fmt_body({})), chunk("LIST", list_body),
+            chunk("fact", {3, 0, 0, 0}), chunk("data", pcm16_body(samples))});
   const wav_result result = parse_wav(file);
   ASSERT_TRUE(result.ok()) << result.error();
   EXPECT_EQ(result.audio().samples, samples);
@@ -266,7 +282,7 @@ TEST(wav, odd_sized_chunks_are_followed_by_a_pad_byte) {
 
 TEST(wav, odd_sized_fmt_chunk_is_padded_too) {
   bytes body = fmt_body({});
-  append_u16(body, 0);  // cbSize, making 18 bytes
+  append_u16(body, 0);   // cbSize, making 18 bytes
   body.push_back(0xEE);  // 19 bytes: odd, so a pad byte follows
   const bytes file = riff({chunk("fmt ", body), chunk("data", pcm16_body({5}))});
   const wav_result result = parse_wav(file);
@@ -292,6 +308,19 @@ TEST(wav, asterisk_prompt_parses_with_its_sample_count) {
   EXPECT_EQ(result.audio().source_encoding, wav_audio::encoding::pcm16);
   // 14580 data bytes of 16-bit PCM after the canonical 44-byte header (file size 14624).
   EXPECT_EQ(result.audio().samples.size(), 7290u);
+}
+
+TEST(wav, fuzz_seed_files_parse) {
+  const std::filesystem::path seeds =
+      std::filesystem::path(__FILE__).parent_path() / "../fuzz/corpus/wav";
+  if (!std::filesystem::is_directory(seeds)) GTEST_SKIP() << seeds << " not found";
+  int parsed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(seeds)) {
+    const wav_result result = read_wav_file(entry.path().string());
+    EXPECT_TRUE(result.ok()) << entry.path() << ": " << (result.ok() ? "" : result.error());
+    ++parsed;
+  }
+  EXPECT_GE(parsed, 2);
 }
 
 // --- Rejections: one message naming the problem ---
@@ -325,20 +354,23 @@ TEST(wav, unknown_chunk_running_past_the_end_is_rejected_as_truncated) {
 }
 
 TEST(wav, float_encoding_is_rejected_naming_the_format_tag) {
-  const bytes file = riff({chunk("fmt ", fmt_body({.tag = 3, .bits = 32, .block_align = 4})), chunk("data", bytes(8, 0))});
+  const bytes file = riff({chunk("fmt ", fmt_body({.tag = 3, .bits = 32, .block_align = 4})),
+                           chunk("data", bytes(8, 0))});
   EXPECT_EQ(error_of(file), "unsupported encoding: format tag 3 (IEEE float)");
 }
 
 TEST(wav, extensible_float_subformat_is_rejected_naming_the_format_tag) {
   const bytes file = riff({chunk("fmt ", extensible_fmt_body(3, 32)), chunk("data", bytes(8, 0))});
-  EXPECT_EQ(error_of(file), "unsupported encoding: format tag 3 (IEEE float) in WAVE_FORMAT_EXTENSIBLE");
+  EXPECT_EQ(error_of(file),
+            "unsupported encoding: format tag 3 (IEEE float) in WAVE_FORMAT_EXTENSIBLE");
 }
 
 TEST(wav, extensible_with_a_foreign_subformat_guid_is_rejected) {
   bytes body = extensible_fmt_body(1, 16);
   body.back() ^= 0xFF;
   const bytes file = riff({chunk("fmt ", body), chunk("data", bytes(8, 0))});
-  EXPECT_NE(error_of(file).find("subformat is not a WAVE format GUID"), std::string::npos) << error_of(file);
+  EXPECT_NE(error_of(file).find("subformat is not a WAVE format GUID"), std::string::npos)
+      << error_of(file);
 }
 
 TEST(wav, extensible_fmt_chunk_too_short_is_rejected) {
@@ -359,24 +391,29 @@ TEST(wav, sample_rate_other_than_8000_or_16000_is_rejected) {
 }
 
 TEST(wav, more_than_one_channel_is_rejected) {
-  const bytes file = riff({chunk("fmt ", fmt_body({.channels = 2, .block_align = 4})), chunk("data", bytes(8, 0))});
+  const bytes file = riff(
+      {chunk("fmt ", fmt_body({.channels = 2, .block_align = 4})), chunk("data", bytes(8, 0))});
   EXPECT_EQ(error_of(file), "unsupported channel count 2 (mono only)");
 }
 
 TEST(wav, pcm_other_than_16_bit_is_rejected) {
-  const bytes file = riff({chunk("fmt ", fmt_body({.bits = 24, .block_align = 3})), chunk("data", bytes(9, 0))});
+  const bytes file =
+      riff({chunk("fmt ", fmt_body({.bits = 24, .block_align = 3})), chunk("data", bytes(9, 0))});
   EXPECT_EQ(error_of(file), "unsupported bits per sample 24 for PCM (16 supported)");
-  const bytes eight = riff({chunk("fmt ", fmt_body({.bits = 8, .block_align = 1})), chunk("data", bytes(8, 0))});
+  const bytes eight =
+      riff({chunk("fmt ", fmt_body({.bits = 8, .block_align = 1})), chunk("data", bytes(8, 0))});
   EXPECT_EQ(error_of(eight), "unsupported bits per sample 8 for PCM (16 supported)");
 }
 
 TEST(wav, g711_other_than_8_bit_is_rejected) {
-  const bytes file = riff({chunk("fmt ", fmt_body({.tag = 7, .bits = 16})), chunk("data", bytes(8, 0))});
+  const bytes file =
+      riff({chunk("fmt ", fmt_body({.tag = 7, .bits = 16})), chunk("data", bytes(8, 0))});
   EXPECT_EQ(error_of(file), "unsupported bits per sample 16 for μ-law (8 supported)");
 }
 
 TEST(wav, block_align_inconsistent_with_the_format_is_rejected) {
-  const bytes file = riff({chunk("fmt ", fmt_body({.block_align = 4})), chunk("data", bytes(8, 0))});
+  const bytes file =
+      riff({chunk("fmt ", fmt_body({.block_align = 4})), chunk("data", bytes(8, 0))});
   EXPECT_NE(error_of(file).find("block align 4"), std::string::npos) << error_of(file);
 }
 
@@ -397,7 +434,8 @@ TEST(wav, missing_fmt_or_data_chunk_is_rejected) {
 }
 
 TEST(wav, second_fmt_chunk_is_rejected) {
-  const bytes file = riff({chunk("fmt ", fmt_body({})), chunk("fmt ", fmt_body({})), chunk("data", bytes(8, 0))});
+  const bytes file =
+      riff({chunk("fmt ", fmt_body({})), chunk("fmt ", fmt_body({})), chunk("data", bytes(8, 0))});
   EXPECT_EQ(error_of(file), "more than one fmt chunk");
 }
 
@@ -427,11 +465,13 @@ bytes file_with_every_kind_of_chunk() {
 }
 
 TEST(wav, every_truncation_of_a_valid_file_is_an_error_or_a_clean_parse) {
-  for (const bytes& file : {file_with_every_kind_of_chunk(), encode_wav(8000, test_samples(51, 9), wav_audio::encoding::ulaw)}) {
+  for (const bytes& file : {file_with_every_kind_of_chunk(),
+                            encode_wav(8000, test_samples(51, 9), wav_audio::encoding::ulaw)}) {
     ASSERT_TRUE(parse_wav(file).ok());
     for (std::size_t length = 0; length < file.size(); ++length) {
       const wav_result result = parse_copy(file, length);
-      // Only dropping the final byte, when it is the pad after odd-sized data, leaves a complete file.
+      // Only dropping the final byte, when it is the pad after odd-sized data, leaves a complete
+      // file.
       if (length + 1 < file.size()) {
         EXPECT_FALSE(result.ok()) << "length " << length;
       }
@@ -450,7 +490,8 @@ TEST(wav, corrupted_bytes_never_crash_the_parser) {
   for (int trial = 0; trial < 20000; ++trial) {
     bytes damaged = original;
     const int changes = 1 + trial % 4;
-    for (int c = 0; c < changes; ++c) damaged[position(rng)] = static_cast<std::uint8_t>(value(rng));
+    for (int c = 0; c < changes; ++c)
+      damaged[position(rng)] = static_cast<std::uint8_t>(value(rng));
     const wav_result result = parse_copy(damaged, damaged.size() - trial % 7);
     if (result.ok()) {
       EXPECT_LE(result.audio().samples.size(), damaged.size());

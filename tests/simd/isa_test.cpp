@@ -69,7 +69,9 @@ TEST(isa, available_targets_are_best_first_with_scalar_last) {
   EXPECT_EQ(available.back(), isa::scalar);
   EXPECT_EQ(std::count(available.begin(), available.end(), isa::scalar), 1);
   // Best first: avx512 before avx2, both before scalar.
-  const auto position = [&](isa t) { return std::find(available.begin(), available.end(), t) - available.begin(); };
+  const auto position = [&](isa t) {
+    return std::find(available.begin(), available.end(), t) - available.begin();
+  };
   if (is_available(isa::avx512) && is_available(isa::avx2)) {
     EXPECT_LT(position(isa::avx512), position(isa::avx2));
   }
@@ -86,13 +88,17 @@ TEST(isa, is_available_agrees_with_the_available_list) {
   }
 }
 
-TEST(isa, active_target_is_available) { EXPECT_TRUE(is_available(active_isa())); }
+TEST(isa, active_target_is_available) {
+  EXPECT_TRUE(is_available(active_isa()));
+}
 
 TEST(isa, kernel_table_exists_exactly_for_available_targets) {
   for (isa target : every_isa) {
     const kernel_table* table = kernels_for(target);
     EXPECT_EQ(table != nullptr, is_available(target)) << isa_name(target);
-    if (table != nullptr) EXPECT_EQ(table->target, target) << isa_name(target);
+    if (table != nullptr) {
+      EXPECT_EQ(table->target, target) << isa_name(target);
+    }
   }
   EXPECT_EQ(kernels().target, active_isa());
 }

@@ -3,8 +3,11 @@
 // the output that must stay untouched. Inputs are sized exactly, so an over-read shows up
 // under AddressSanitizer.
 
+#include "toneguard/simd/kernels.h"
+
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -12,14 +15,16 @@
 #include <ostream>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "toneguard/simd/isa.h"
-#include "toneguard/simd/kernels.h"
 
 namespace toneguard::simd {
 // Parameters print by name in gtest's output rather than as a byte.
-static void PrintTo(isa target, std::ostream* out) { *out << isa_name(target); }
+static void PrintTo(isa target, std::ostream* out) {
+  *out << isa_name(target);
+}
 }  // namespace toneguard::simd
 
 namespace {
@@ -28,11 +33,11 @@ using toneguard::simd::bank_width;
 using toneguard::simd::isa;
 using toneguard::simd::kernel_table;
 
-// Nine kernels follow the target field; a new one must be tested here on every ISA.
-static_assert(sizeof(kernel_table) == offsetof(kernel_table, correlate_bank16) + 9 * sizeof(void*),
+// Eleven kernels follow the target field; a new one must be tested here on every ISA.
+static_assert(sizeof(kernel_table) == offsetof(kernel_table, correlate_bank16) + 11 * sizeof(void*),
               "kernel_table changed: add the new kernel's test to kernels_test.cpp");
 
-constexpr std::size_t awkward_lengths[] = {0,  1,  2,  3,  7,  8,   15,  16,  17,  31,  33,
+constexpr std::size_t awkward_lengths[] = {0,  1,  2,  3,  7,  8,  15,  16,  17,  31,  33,
                                            39, 40, 41, 63, 64, 65, 159, 160, 161, 257, 1000};
 constexpr std::size_t misalignments[] = {0, 1, 3};
 constexpr std::size_t guard_elements = 19;
@@ -51,6 +56,14 @@ std::string where(std::size_t n, std::size_t in_offset, std::size_t out_offset) 
          " output offset=" + std::to_string(out_offset);
 }
 
+// Error bound of any summation order of terms whose magnitudes sum to `magnitude`: each of
+// two orders is within n * epsilon * magnitude of the exact sum (Higham, recursive summation).
+float summation_tolerance(std::size_t terms, double magnitude) {
+  return static_cast<float>(2.0 * static_cast<double>(terms + 1) *
+                            std::numeric_limits<float>::epsilon() * magnitude) +
+         std::numeric_limits<float>::min();
+}
+
 class kernels : public ::testing::TestWithParam<isa> {
  protected:
   const kernel_table& target() const { return *toneguard::simd::kernels_for(GetParam()); }
@@ -65,7 +78,8 @@ class kernels : public ::testing::TestWithParam<isa> {
 
   template <class T>
   std::vector<T> random_integers(std::size_t count) {
-    std::uniform_int_distribution<int> dist(std::numeric_limits<T>::min(), std::numeric_limits<T>::max());
+    std::uniform_int_distribution<int> dist(std::numeric_limits<T>::min(),
+                                            std::numeric_limits<T>::max());
     std::vector<T> v(count);
     for (T& x : v) x = static_cast<T>(dist(rng_));
     return v;
@@ -74,7 +88,8 @@ class kernels : public ::testing::TestWithParam<isa> {
   // For element-wise kernels whose results are exact: the target and the scalar table must
   // write identical outputs and nothing outside them.
   template <class In, class Out>
-  void expect_elementwise_matches_scalar(void (*kernel_table::*kernel)(const In*, Out*, std::size_t) noexcept) {
+  void expect_elementwise_matches_scalar(void (*kernel_table::*kernel)(const In*, Out*,
+                                                                       std::size_t) noexcept) {
     for (std::size_t n : awkward_lengths) {
       for (std::size_t in_offset : misalignments) {
         for (std::size_t out_offset : misalignments) {
@@ -94,56 +109,113 @@ class kernels : public ::testing::TestWithParam<isa> {
     }
   }
 
- private:
-  std::mt19937 rng_{20240611};
-};
+  // For the correlators: acc (16 floats) and *energy are accumulated into, so both start
+  // non-zero; results agree within the rounding of any summation order.
+  template <class Sample>
+  void expect_correlation_matches_scalar(void (*kernel_table::*kernel)(const Sample*, std::size_t,
+                                                                       const float*, float*,
+                                                                       float*) noexcept) {
+    for (std::size_t n : awkward_lengths) {
+      for (std::size_t x_offset : misalignments) {
+        for (std::size_t acc_offset : misalignments) {
+          std::vector<Sample> x;
+          if constexpr (std::is_same_v<Sample, float>) {
+            x = random_floats(x_offset + n, 1000.0f);
+          } else {
+            x = random_integers<Sample>(x_offset + n);
+          }
+          const std::vector<float> values = linear_values(x, kernel);
+          const std::vector<float> basis =
+              random_floats(x_offset * bank_width + n * bank_width, 1.0f);
+          const Sample* x_start = x.data() + x_offset;
+          const float* value_start = values.data() + x_offset;
+          const float* basis_start = basis.data() + x_offset * bank_width;
 
-// Error bound of any summation order of terms whose magnitudes sum to `magnitude`: each of
-// two orders is within n * epsilon * magnitude of the exact sum (Higham, recursive summation).
-float summation_tolerance(std::size_t terms, double magnitude) {
-  return static_cast<float>(2.0 * static_cast<double>(terms + 1) * std::numeric_limits<float>::epsilon() *
-                            magnitude) +
-         std::numeric_limits<float>::min();
-}
+          const std::vector<float> acc_start = random_floats(bank_width, 500.0f);
+          std::vector<float> expected(acc_offset + bank_width + guard_elements,
+                                      guard_value<float>());
+          std::copy(acc_start.begin(), acc_start.end(),
+                    expected.begin() + static_cast<std::ptrdiff_t>(acc_offset));
+          std::vector<float> actual = expected;
+          // The energy sits between guards too.
+          const float energy_start = 250.0f;
+          std::array<float, 3> expected_energy{guard_value<float>(), energy_start,
+                                               guard_value<float>()};
+          std::array<float, 3> actual_energy = expected_energy;
 
-TEST_P(kernels, correlate_bank16_matches_scalar) {
-  for (std::size_t n : awkward_lengths) {
-    for (std::size_t x_offset : misalignments) {
-      for (std::size_t acc_offset : misalignments) {
-        const std::vector<float> x = random_floats(x_offset + n, 1000.0f);
-        const std::vector<float> basis = random_floats(x_offset * bank_width + n * bank_width, 1.0f);
-        const float* x_start = x.data() + x_offset;
-        const float* basis_start = basis.data() + x_offset * bank_width;
-        // acc is accumulated into, so it starts non-zero.
-        std::vector<float> acc_start = random_floats(bank_width, 500.0f);
-        std::vector<float> expected(acc_offset + bank_width + guard_elements, guard_value<float>());
-        std::copy(acc_start.begin(), acc_start.end(), expected.begin() + static_cast<std::ptrdiff_t>(acc_offset));
-        std::vector<float> actual = expected;
+          (scalar().*kernel)(x_start, n, basis_start, expected.data() + acc_offset,
+                             &expected_energy[1]);
+          (target().*kernel)(x_start, n, basis_start, actual.data() + acc_offset,
+                             &actual_energy[1]);
 
-        scalar().correlate_bank16(x_start, n, basis_start, expected.data() + acc_offset);
-        target().correlate_bank16(x_start, n, basis_start, actual.data() + acc_offset);
-
-        for (std::size_t j = 0; j < bank_width; ++j) {
-          double magnitude = std::fabs(acc_start[j]);
-          for (std::size_t i = 0; i < n; ++i) magnitude += std::fabs(double(x_start[i]) * basis_start[bank_width * i + j]);
-          EXPECT_NEAR(actual[acc_offset + j], expected[acc_offset + j], summation_tolerance(n + 1, magnitude))
-              << where(n, x_offset, acc_offset) << " j=" << j;
-        }
-        for (std::size_t k = 0; k < acc_offset; ++k) ASSERT_EQ(actual[k], guard_value<float>()) << where(n, x_offset, acc_offset);
-        for (std::size_t k = acc_offset + bank_width; k < actual.size(); ++k) {
-          ASSERT_EQ(actual[k], guard_value<float>()) << where(n, x_offset, acc_offset) << " guard " << k;
+          for (std::size_t j = 0; j < bank_width; ++j) {
+            double magnitude = std::fabs(acc_start[j]);
+            for (std::size_t i = 0; i < n; ++i)
+              magnitude += std::fabs(double(value_start[i]) * basis_start[bank_width * i + j]);
+            EXPECT_NEAR(actual[acc_offset + j], expected[acc_offset + j],
+                        summation_tolerance(n + 1, magnitude))
+                << where(n, x_offset, acc_offset) << " j=" << j;
+          }
+          double energy_magnitude = energy_start;
+          for (std::size_t i = 0; i < n; ++i)
+            energy_magnitude += double(value_start[i]) * value_start[i];
+          EXPECT_NEAR(actual_energy[1], expected_energy[1],
+                      summation_tolerance(n + 1, energy_magnitude))
+              << where(n, x_offset, acc_offset) << " energy";
+          EXPECT_EQ(actual_energy[0], guard_value<float>());
+          EXPECT_EQ(actual_energy[2], guard_value<float>());
+          for (std::size_t k = 0; k < acc_offset; ++k) {
+            ASSERT_EQ(actual[k], guard_value<float>())
+                << where(n, x_offset, acc_offset) << " guard " << k;
+          }
+          for (std::size_t k = acc_offset + bank_width; k < actual.size(); ++k) {
+            ASSERT_EQ(actual[k], guard_value<float>())
+                << where(n, x_offset, acc_offset) << " guard " << k;
+          }
         }
       }
     }
   }
+
+  // The linear value of each sample, decoded by the scalar table for G.711 codes.
+  template <class Sample, class Kernel>
+  static std::vector<float> linear_values(const std::vector<Sample>& x, Kernel kernel) {
+    if constexpr (std::is_same_v<Sample, float>) {
+      return x;
+    } else {
+      std::vector<float> values(x.size());
+      const auto decode = kernel == &kernel_table::correlate_bank16_ulaw ? scalar().ulaw_to_float
+                                                                         : scalar().alaw_to_float;
+      decode(x.data(), values.data(), x.size());
+      return values;
+    }
+  }
+
+ private:
+  std::mt19937 rng_{20240611};
+};
+
+TEST_P(kernels, correlate_bank16_matches_scalar) {
+  expect_correlation_matches_scalar(&kernel_table::correlate_bank16);
+}
+TEST_P(kernels, correlate_bank16_ulaw_matches_scalar) {
+  expect_correlation_matches_scalar(&kernel_table::correlate_bank16_ulaw);
+}
+TEST_P(kernels, correlate_bank16_alaw_matches_scalar) {
+  expect_correlation_matches_scalar(&kernel_table::correlate_bank16_alaw);
 }
 
-TEST_P(kernels, correlate_bank16_of_no_samples_leaves_acc_unchanged) {
+TEST_P(kernels, correlate_bank16_of_no_samples_leaves_acc_and_energy_unchanged) {
   std::vector<float> acc = random_floats(bank_width, 10.0f);
   const std::vector<float> before = acc;
-  const float unused = 0.0f;
-  target().correlate_bank16(&unused, 0, &unused, acc.data());
+  float energy = 123.0f;
+  const float unused_sample = 0.0f;
+  const std::uint8_t unused_code = 0;
+  target().correlate_bank16(&unused_sample, 0, &unused_sample, acc.data(), &energy);
+  target().correlate_bank16_ulaw(&unused_code, 0, &unused_sample, acc.data(), &energy);
+  target().correlate_bank16_alaw(&unused_code, 0, &unused_sample, acc.data(), &energy);
   EXPECT_EQ(acc, before);
+  EXPECT_EQ(energy, 123.0f);
 }
 
 TEST_P(kernels, sum_squares_matches_scalar) {
@@ -153,19 +225,34 @@ TEST_P(kernels, sum_squares_matches_scalar) {
       const float* start = x.data() + offset;
       double magnitude = 0.0;
       for (std::size_t i = 0; i < n; ++i) magnitude += double(start[i]) * start[i];
-      EXPECT_NEAR(target().sum_squares(start, n), scalar().sum_squares(start, n), summation_tolerance(n, magnitude))
+      EXPECT_NEAR(target().sum_squares(start, n), scalar().sum_squares(start, n),
+                  summation_tolerance(n, magnitude))
           << where(n, offset, 0);
     }
   }
 }
 
-TEST_P(kernels, int16_to_float_matches_scalar) { expect_elementwise_matches_scalar(&kernel_table::int16_to_float); }
-TEST_P(kernels, ulaw_decode_matches_scalar) { expect_elementwise_matches_scalar(&kernel_table::ulaw_decode); }
-TEST_P(kernels, alaw_decode_matches_scalar) { expect_elementwise_matches_scalar(&kernel_table::alaw_decode); }
-TEST_P(kernels, ulaw_to_float_matches_scalar) { expect_elementwise_matches_scalar(&kernel_table::ulaw_to_float); }
-TEST_P(kernels, alaw_to_float_matches_scalar) { expect_elementwise_matches_scalar(&kernel_table::alaw_to_float); }
-TEST_P(kernels, ulaw_encode_matches_scalar) { expect_elementwise_matches_scalar(&kernel_table::ulaw_encode); }
-TEST_P(kernels, alaw_encode_matches_scalar) { expect_elementwise_matches_scalar(&kernel_table::alaw_encode); }
+TEST_P(kernels, int16_to_float_matches_scalar) {
+  expect_elementwise_matches_scalar(&kernel_table::int16_to_float);
+}
+TEST_P(kernels, ulaw_decode_matches_scalar) {
+  expect_elementwise_matches_scalar(&kernel_table::ulaw_decode);
+}
+TEST_P(kernels, alaw_decode_matches_scalar) {
+  expect_elementwise_matches_scalar(&kernel_table::alaw_decode);
+}
+TEST_P(kernels, ulaw_to_float_matches_scalar) {
+  expect_elementwise_matches_scalar(&kernel_table::ulaw_to_float);
+}
+TEST_P(kernels, alaw_to_float_matches_scalar) {
+  expect_elementwise_matches_scalar(&kernel_table::alaw_to_float);
+}
+TEST_P(kernels, ulaw_encode_matches_scalar) {
+  expect_elementwise_matches_scalar(&kernel_table::ulaw_encode);
+}
+TEST_P(kernels, alaw_encode_matches_scalar) {
+  expect_elementwise_matches_scalar(&kernel_table::alaw_encode);
+}
 
 std::vector<isa> available() {
   const auto list = toneguard::simd::available_isas();

@@ -27,9 +27,9 @@ struct dtmf_receiver_config {
   /// Minimum level of each tone, dBm0. Below −55 dBm0 is always rejected.
   float min_level_dbm0 = -36.0f;
   /// Largest accepted excess of the low group over the high group, dB ("normal twist").
-  float max_normal_twist_db = 9.0f;
+  float max_normal_twist_db = 10.0f;
   /// Largest accepted excess of the high group over the low group, dB ("reverse twist").
-  float max_reverse_twist_db = 5.5f;
+  float max_reverse_twist_db = 6.5f;
   /// Largest accepted frequency error of each tone, as a fraction of its nominal frequency.
   float max_frequency_error = 0.026f;
   /// Share of a block's energy the two fitted tones must explain to make a tone block.
@@ -101,6 +101,7 @@ class dtmf_receiver {
   [[nodiscard]] char current_key() const noexcept;
 
  private:
+  void advance(std::size_t samples, dtmf_listener& listener) noexcept;
   void finish_block(dtmf_listener& listener) noexcept;
 
   // Thresholds turned into the units the per-block test uses (set once from the config).

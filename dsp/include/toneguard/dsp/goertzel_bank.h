@@ -6,6 +6,7 @@
 /// Immutable after construction; share one bank between any number of channels and threads.
 
 #include <complex>
+#include <cstdint>
 #include <memory>
 #include <span>
 
@@ -23,9 +24,13 @@ class goertzel_bank {
   goertzel_bank(std::span<const float> frequencies_hz, int block_samples, float sample_rate_hz = 8000.0f);
 
   /// Adds the contribution of `samples`, which sit at positions [offset, offset + size) of the
-  /// block, to `acc` (accumulator_size floats). Requires offset + size <= block_samples().
+  /// block, to `acc` (accumulator_size floats), and their squares to `*energy` (the block's
+  /// energy, squared 16-bit units). Requires offset + size <= block_samples().
   /// After a whole block, bin b is X_b = acc[b] + j*acc[8+b] = sum_i x[i] e^{-j w_b i}.
-  void accumulate(std::span<const float> samples, int offset, float* acc) const noexcept;
+  void accumulate(std::span<const float> samples, int offset, float* acc, float* energy) const noexcept;
+  /// The same for G.711 codes (μ-law, or A-law when `alaw`), decoded inside the kernel.
+  void accumulate_g711(std::span<const std::uint8_t> codes, bool alaw, int offset, float* acc,
+                       float* energy) const noexcept;
 
   /// Bin b of a finished accumulator.
   [[nodiscard]] static std::complex<float> bin(const float* acc, int b) noexcept {

@@ -20,9 +20,9 @@ struct wav_audio {
   /// How the samples were stored in the file.
   enum class encoding : std::uint8_t { pcm16, ulaw, alaw };
 
-  int sample_rate_hz = 8000;                     ///< 8000 or 16000
-  encoding source_encoding = encoding::pcm16;    ///< as stored; `samples` are always linear
-  std::vector<std::int16_t> samples;             ///< 16-bit linear PCM, G.711 decoded exactly
+  int sample_rate_hz = 8000;                   ///< 8000 or 16000
+  encoding source_encoding = encoding::pcm16;  ///< as stored; `samples` are always linear
+  std::vector<std::int16_t> samples;           ///< 16-bit linear PCM, G.711 decoded exactly
 };
 
 /// Either decoded audio or one short message naming what is wrong with the input.
@@ -35,6 +35,7 @@ class [[nodiscard]] wav_result {
 
   /// True when audio() may be called.
   [[nodiscard]] bool ok() const noexcept { return std::holds_alternative<wav_audio>(value_); }
+  /// Same as ok(), for `if (auto result = parse_wav(bytes))`.
   explicit operator bool() const noexcept { return ok(); }
 
   /// The audio; only when ok().
@@ -65,14 +66,15 @@ inline constexpr std::uint64_t max_wav_file_bytes = std::uint64_t{1} << 30;
 /// stored as `stored_as` (16-bit PCM, or G.711 encoded with format tag 7 or 6).
 /// Returns nullopt on success, otherwise a message naming the problem (a rate other than
 /// 8000 or 16000 Hz, audio too long for a WAV file, "cannot write: <reason>").
-[[nodiscard]] std::optional<std::string> write_wav_file(const std::string& path, int sample_rate_hz,
-                                         std::span<const std::int16_t> samples,
-                                         wav_audio::encoding stored_as = wav_audio::encoding::pcm16);
+[[nodiscard]] std::optional<std::string> write_wav_file(
+    const std::string& path, int sample_rate_hz, std::span<const std::int16_t> samples,
+    wav_audio::encoding stored_as = wav_audio::encoding::pcm16);
 
 /// The bytes of such a file, as write_wav_file() writes them (for tests and in-memory use).
 /// Precondition: `sample_rate_hz` is 8000 or 16000 and the data fits in 4 GiB (write_wav_file()
 /// checks both; here a violation throws std::invalid_argument).
-[[nodiscard]] std::vector<std::uint8_t> encode_wav(int sample_rate_hz, std::span<const std::int16_t> samples,
-                                                   wav_audio::encoding stored_as = wav_audio::encoding::pcm16);
+[[nodiscard]] std::vector<std::uint8_t> encode_wav(
+    int sample_rate_hz, std::span<const std::int16_t> samples,
+    wav_audio::encoding stored_as = wav_audio::encoding::pcm16);
 
 }  // namespace toneguard::dsp

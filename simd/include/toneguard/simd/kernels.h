@@ -16,10 +16,17 @@ inline constexpr std::size_t bank_width = 16;
 struct kernel_table {
   isa target;
 
-  /// acc[j] += sum_{i<n} x[i] * basis[bank_width*i + j] for j < 16.
+  /// acc[j] += sum_{i<n} x[i] * basis[bank_width*i + j] for j < 16, and
+  /// *energy += sum_{i<n} x[i]^2.
   /// One call correlates a run of samples with 16 basis functions at once (e.g. the cosine
-  /// and sine of 8 tones); the caller offsets `basis` to the run's position in its block.
-  void (*correlate_bank16)(const float* x, std::size_t n, const float* basis, float* acc) noexcept;
+  /// and sine of 8 tones) and measures its energy; the caller offsets `basis` to the run's
+  /// position in its block.
+  void (*correlate_bank16)(const float* x, std::size_t n, const float* basis, float* acc, float* energy) noexcept;
+  /// The same for G.711 codes, decoded on the fly (x[i] = the code's linear value).
+  void (*correlate_bank16_ulaw)(const std::uint8_t* codes, std::size_t n, const float* basis, float* acc,
+                                float* energy) noexcept;
+  void (*correlate_bank16_alaw)(const std::uint8_t* codes, std::size_t n, const float* basis, float* acc,
+                                float* energy) noexcept;
 
   /// Sum of x[i]^2 for i < n (energy of a block, in squared sample units).
   float (*sum_squares)(const float* x, std::size_t n) noexcept;
