@@ -36,7 +36,8 @@ std::vector<detected_digit> toneguard_digit_log::take_digits() {
 
 std::vector<detected_digit> detect_with_toneguard(std::span<const std::uint8_t> ulaw,
                                                   const dsp::dtmf_receiver_config& config) {
-  dsp::dtmf_receiver receiver(config);
+  const dsp::dtmf_receiver_settings settings(config);
+  dsp::dtmf_receiver receiver(settings);
   toneguard_digit_log log;
   for (std::size_t at = 0; at < ulaw.size(); at += frame_samples) {
     receiver.process_g711(ulaw.subspan(at, std::min(frame_samples, ulaw.size() - at)), /*alaw=*/false, log);

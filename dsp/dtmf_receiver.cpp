@@ -148,16 +148,16 @@ std::optional<std::string> validate(const dtmf_receiver_config& c) {
   return std::nullopt;
 }
 
-dtmf_receiver::dtmf_receiver(const dtmf_receiver_config& config) {
+dtmf_receiver_settings::dtmf_receiver_settings(const dtmf_receiver_config& config) : config_(config) {
   if (auto error = validate(config)) throw std::invalid_argument(*error);
   (void)tables();  // built here, never on the packet path
-  limits_.min_tone_power = dbm0_to_power(config.min_level_dbm0);
-  limits_.max_normal_twist = ratio_db(config.max_normal_twist_db);
-  limits_.max_reverse_twist = ratio_db(config.max_reverse_twist_db);
-  limits_.min_purity = config.min_tone_purity;
-  limits_.relaxed_purity = config.min_tone_purity * 0.6f;
-  limits_.min_on_samples = config.min_on_ms * sample_rate_hz / 1000;
-  limits_.min_off_blocks = (config.min_off_ms * sample_rate_hz / 1000 + S - 1) / S;
+  min_tone_power_ = dbm0_to_power(config.min_level_dbm0);
+  max_normal_twist_ = ratio_db(config.max_normal_twist_db);
+  max_reverse_twist_ = ratio_db(config.max_reverse_twist_db);
+  min_purity_ = config.min_tone_purity;
+  relaxed_purity_ = config.min_tone_purity * 0.6f;
+  min_on_samples_ = config.min_on_ms * dtmf_receiver::sample_rate_hz / 1000;
+  min_off_blocks_ = (config.min_off_ms * dtmf_receiver::sample_rate_hz / 1000 + S - 1) / S;
   for (int b = 0; b < 8; ++b) {
     const double angle = 2 * std::numbers::pi * config.max_frequency_error * bin_hz[static_cast<std::size_t>(b)] * S / rate;
     frequency_cos2_[b] = static_cast<float>(std::cos(angle) * std::cos(angle));
@@ -165,8 +165,14 @@ dtmf_receiver::dtmf_receiver(const dtmf_receiver_config& config) {
     const double loose = std::min(angle * 1.6, std::numbers::pi / 2 * 0.98);
     loose_frequency_cos2_[b] = static_cast<float>(std::cos(loose) * std::cos(loose));
   }
-  reset();
 }
+
+const dtmf_receiver_settings& default_dtmf_receiver_settings() {
+  static const dtmf_receiver_settings defaults;
+  return defaults;
+}
+
+dtmf_receiver::dtmf_receiver(const dtmf_receiver_settings& settings) noexcept : settings_(&settings) { reset(); }
 
 void dtmf_receiver::reset() noexcept {
   std::fill(std::begin(bins_acc_), std::end(bins_acc_), 0.0f);
@@ -245,6 +251,7 @@ void dtmf_receiver::flush(dtmf_listener& listener) noexcept {
 
 void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
   const receiver_tables& t = tables();
+  const dtmf_receiver_settings& limits = *settings_;
   const std::int64_t block_start = position_ - S;
   const float energy = energy_acc_;
 
@@ -255,15 +262,15 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
   }
   const bool digit_on = digit_key_ != '\0';
   // Two tones at the (relaxed, while a digit is on) minimum level need this much energy.
-  const float relaxed_floor = limits_.min_tone_power * 0.25f;
+  const float relaxed_floor = limits.min_tone_power_ * 0.25f;
   // The strongest bins bound what any pair can explain (bin power * 2/S is a tone's energy in
   // the block, give or take leakage): most speech and noise blocks stop here, before any fit
   // and before the branchy choice of candidates. Maxima without branches: noise makes them
   // unpredictable.
-  const float purity_floor = digit_on ? limits_.relaxed_purity : limits_.min_purity;
+  const float purity_floor = digit_on ? limits.relaxed_purity_ : limits.min_purity_;
   const float strongest = larger(larger(row_power[0], row_power[1]), larger(row_power[2], row_power[3])) +
                           larger(larger(col_power[0], col_power[1]), larger(col_power[2], col_power[3]));
-  const bool candidate = energy >= 2.0f * S * (digit_on ? relaxed_floor : limits_.min_tone_power) * 0.5f &&
+  const bool candidate = energy >= 2.0f * S * (digit_on ? relaxed_floor : limits.min_tone_power_) * 0.5f &&
                          strongest * (2.0f / S) >= 0.5f * purity_floor * energy;
 
   // The strongest row and column, then the runner-up of each group where it comes close: the
@@ -295,16 +302,16 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
     if (col_power[col2] > close * col_power[col1]) consider(row1, col2);
   }
   const bool digit_pair = digit_on && r == digit_row_ && c == digit_column_;
-  const float level_floor = digit_pair ? relaxed_floor : limits_.min_tone_power;
+  const float level_floor = digit_pair ? relaxed_floor : limits.min_tone_power_;
   bool tone_block = false;
   if (fit.explained > 0.0f) {
     const float row_power_fit = std::norm(fit.row) * 0.5f;
     const float column_power_fit = std::norm(fit.column) * 0.5f;
     const float twist_slack = digit_pair ? 1.6f : 1.0f;
     tone_block = row_power_fit >= level_floor && column_power_fit >= level_floor &&
-                 row_power_fit <= column_power_fit * limits_.max_normal_twist * twist_slack &&
-                 column_power_fit <= row_power_fit * limits_.max_reverse_twist * twist_slack &&
-                 fit.explained >= (digit_pair ? limits_.relaxed_purity : limits_.min_purity) * energy;
+                 row_power_fit <= column_power_fit * limits.max_normal_twist_ * twist_slack &&
+                 column_power_fit <= row_power_fit * limits.max_reverse_twist_ * twist_slack &&
+                 fit.explained >= (digit_pair ? limits.relaxed_purity_ : limits.min_purity_) * energy;
   }
 
   // Frequency: the phase advance of both tones since the previous block, for the same pair.
@@ -314,8 +321,8 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
     const pair_fit before = fit_pair(t, prev_bins_, r, c);
     row_advance = phase_advance(t, fit.row, before.row, r);
     column_advance = phase_advance(t, fit.column, before.column, 4 + c);
-    if (!within_angle(row_advance, loose_frequency_cos2_[r]) ||
-        !within_angle(column_advance, loose_frequency_cos2_[4 + c])) {
+    if (!within_angle(row_advance, limits.loose_frequency_cos2_[r]) ||
+        !within_angle(column_advance, limits.loose_frequency_cos2_[4 + c])) {
       tone_block = false;
     }
   }
@@ -336,7 +343,7 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
         digit_end_ = last_block_fill_ < 0.9f ? block_start - S + std::llround(last_block_fill_ * S)
                                              : block_start + std::llround(here_fill * S);
       }
-      if (++off_blocks_ >= limits_.min_off_blocks) {
+      if (++off_blocks_ >= limits.min_off_blocks_) {
         listener.on_dtmf({dtmf_event::kind::digit_end, digit_key_, digit_onset_, digit_end_, position_});
         digit_key_ = '\0';
         digit_row_ = digit_column_ = -1;
@@ -388,9 +395,9 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
   // mostly filled): count only the part its amplitude says it fills.
   const float fill_now = run_blocks_ > 0 ? amplitude * run_blocks_ / std::max(run_amplitude_, 1e-3f) : 0.0f;
   const std::int64_t tone_end = fill_now >= 0.9f ? position_ : block_start + std::llround(fill_now * S);
-  if (run_blocks_ >= 2 && suspected_ && tone_end - run_onset_ >= limits_.min_on_samples &&
-      within_angle(run_row_phase_, frequency_cos2_[run_row_]) &&
-      within_angle(run_column_phase_, frequency_cos2_[4 + run_column_]) &&
+  if (run_blocks_ >= 2 && suspected_ && tone_end - run_onset_ >= limits.min_on_samples_ &&
+      within_angle(run_row_phase_, limits.frequency_cos2_[run_row_]) &&
+      within_angle(run_column_phase_, limits.frequency_cos2_[4 + run_column_]) &&
       steady(run_row_phase_, run_row_spread_) && steady(run_column_phase_, run_column_spread_)) {
     if (digit_key_ != '\0') {
       const std::int64_t end = off_blocks_ > 0 ? digit_end_ : run_onset_;

@@ -224,7 +224,7 @@ TEST(dtmf_receiver, rejects_bad_configuration_naming_the_field) {
   const auto error = validate(c);
   ASSERT_TRUE(error.has_value());
   EXPECT_NE(error->find("max_frequency_error"), std::string::npos) << *error;
-  EXPECT_THROW(dtmf_receiver{c}, std::invalid_argument);
+  EXPECT_THROW(dtmf_receiver_settings{c}, std::invalid_argument);
   c = {};
   c.min_on_ms = 0;
   ASSERT_TRUE(validate(c).has_value());

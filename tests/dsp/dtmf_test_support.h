@@ -36,7 +36,8 @@ class event_log : public dtmf_listener {
 /// Runs a fresh receiver over `audio` in chunks of `chunk` samples and flushes it.
 inline event_log receive(std::span<const float> audio, std::size_t chunk = 160,
                          const dtmf_receiver_config& config = {}) {
-  dtmf_receiver rx(config);
+  const dtmf_receiver_settings settings(config);
+  dtmf_receiver rx(settings);
   event_log log;
   for (std::size_t i = 0; i < audio.size(); i += chunk) {
     rx.process(audio.subspan(i, std::min(chunk, audio.size() - i)), log);

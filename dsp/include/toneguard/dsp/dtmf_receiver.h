@@ -72,6 +72,33 @@ class dtmf_listener {
   ~dtmf_listener() = default;
 };
 
+/// A configuration checked and turned into the units the receiver tests with. Built once and
+/// shared by any number of receivers (immutable: any thread may read it), so that a channel's
+/// state holds only what changes per channel.
+class dtmf_receiver_settings {
+ public:
+  /// Throws std::invalid_argument with validate()'s message for a bad configuration.
+  explicit dtmf_receiver_settings(const dtmf_receiver_config& config = {});
+
+  [[nodiscard]] const dtmf_receiver_config& config() const noexcept { return config_; }
+
+ private:
+  friend class dtmf_receiver;
+  dtmf_receiver_config config_;
+  float min_tone_power_;     // mean square per sample of one tone at min_level_dbm0
+  float max_normal_twist_;   // power ratio
+  float max_reverse_twist_;  // power ratio
+  float min_purity_;
+  float relaxed_purity_;     // for the blocks of a digit that is on
+  std::int32_t min_on_samples_;
+  std::int32_t min_off_blocks_;
+  float frequency_cos2_[8];        // per bin: cos^2 of the largest accepted phase error per block
+  float loose_frequency_cos2_[8];  // the same for a single block pair (noisier, so wider)
+};
+
+/// The settings of the default configuration, shared by receivers built without settings.
+[[nodiscard]] const dtmf_receiver_settings& default_dtmf_receiver_settings();
+
 class dtmf_receiver {
  public:
   /// Sample rate the receiver works at, Hz.
@@ -79,8 +106,10 @@ class dtmf_receiver {
   /// Analysis block, samples (5 ms).
   static constexpr int block_samples = 40;
 
-  /// Throws std::invalid_argument with validate()'s message for a bad configuration.
-  explicit dtmf_receiver(const dtmf_receiver_config& config = {});
+  /// A receiver with the default settings.
+  dtmf_receiver() : dtmf_receiver(default_dtmf_receiver_settings()) {}
+  /// A receiver with `settings`, which must outlive it.
+  explicit dtmf_receiver(const dtmf_receiver_settings& settings) noexcept;
 
   /// Feeds 8 kHz audio in 16-bit linear units. Any length, including 0. Never allocates.
   void process(std::span<const float> audio, dtmf_listener& listener) noexcept;
@@ -104,27 +133,15 @@ class dtmf_receiver {
   void advance(std::size_t samples, dtmf_listener& listener) noexcept;
   void finish_block(dtmf_listener& listener) noexcept;
 
-  // Thresholds turned into the units the per-block test uses (set once from the config).
-  struct limits {
-    float min_tone_power;     // mean square per sample of one tone at min_level_dbm0
-    float max_normal_twist;   // power ratio
-    float max_reverse_twist;  // power ratio
-    float min_purity;
-    float relaxed_purity;     // for the blocks of a digit that is on
-    std::int32_t min_on_samples;
-    std::int32_t min_off_blocks;
-  } limits_;
-  float frequency_cos2_[8];        // per bin: cos^2 of the largest accepted phase error per block
-  float loose_frequency_cos2_[8];  // the same for a single block pair (noisier, so wider)
-
-  // The block being filled.
+  // Laid out hot first: every block touches the first cache lines; a channel's state is read
+  // once per packet, so its size in cache lines is its cost.
+  // The block being filled, and the previous complete block's bins.
   alignas(64) float bins_acc_[16];  // re of the 8 bins, then im
+  float prev_bins_[16];
+  const dtmf_receiver_settings* settings_;
+  std::int64_t position_;
   float energy_acc_;
   std::int32_t block_fill_;
-  std::int64_t position_;
-
-  // The previous complete block's bins.
-  float prev_bins_[16];
 
   // The run of tone blocks being followed.
   std::complex<float> run_row_phase_, run_column_phase_;  // summed block-to-block phase advance
