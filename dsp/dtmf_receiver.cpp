@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <numbers>
+#include <cstring>
 #include <stdexcept>
 
 #include "toneguard/dsp/dtmf.h"
@@ -276,6 +277,12 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
   // The strongest row and column, then the runner-up of each group where it comes close: the
   // other group's tone leaks into neighbouring bins unevenly (by twist), so the pair whose
   // least-squares fit explains most energy decides.
+  if (!candidate && !digit_on && run_blocks_ == 0) {
+    // Speech, noise or silence with nothing being followed: the common case, and the end.
+    next_block();
+    return;
+  }
+
   int r = 0, c = 0;
   pair_fit fit{};
   if (candidate) {
@@ -418,8 +425,13 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
     digit_amplitude_ = run_amplitude_ / run_blocks_;
   }
 
-  std::copy(std::begin(bins_acc_), std::end(bins_acc_), prev_bins_);
-  std::fill(std::begin(bins_acc_), std::end(bins_acc_), 0.0f);
+  next_block();
+}
+
+void dtmf_receiver::next_block() noexcept {
+  // Fixed-size copies the compiler expands in place (std::copy became a memmove call).
+  std::memcpy(prev_bins_, bins_acc_, sizeof prev_bins_);
+  std::memset(bins_acc_, 0, sizeof bins_acc_);
   energy_acc_ = 0.0f;
   block_fill_ = 0;
 }

@@ -132,6 +132,7 @@ class dtmf_receiver {
  private:
   void advance(std::size_t samples, dtmf_listener& listener) noexcept;
   void finish_block(dtmf_listener& listener) noexcept;
+  void next_block() noexcept;
 
   // Laid out hot first: every block touches the first cache lines; a channel's state is read
   // once per packet, so its size in cache lines is its cost.
