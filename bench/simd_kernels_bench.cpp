@@ -21,8 +21,18 @@ struct kernel_input {
   std::vector<std::int16_t> pcm;
   std::vector<std::uint8_t> codes;
   std::vector<float> basis;  // n rows of simd::bank_width
+  // A 40-sample block's basis in both forms, for the G.711 correlators (block by block).
+  std::vector<float> block_rows = std::vector<float>(40 * simd::bank_width);
+  std::vector<std::int16_t> block_q12 = std::vector<std::int16_t>(20 * 2 * simd::bank_width);
 
   explicit kernel_input(std::size_t n) : floats(n), pcm(n), codes(n), basis(n * simd::bank_width) {
+    for (std::size_t i = 0; i < 40; ++i) {
+      for (std::size_t j = 0; j < simd::bank_width; ++j) {
+        const float v = std::cos(0.05f * static_cast<float>(i * (j + 1)));
+        block_rows[i * simd::bank_width + j] = v;
+        block_q12[(i / 2) * 32 + 2 * j + i % 2] = static_cast<std::int16_t>(std::lrint(v * 4096.0f));
+      }
+    }
     for (std::size_t i = 0; i < n; ++i) {
       floats[i] = 8000.0f * std::sin(0.37f * static_cast<float>(i)) + 3000.0f * std::sin(1.9f * static_cast<float>(i));
       pcm[i] = static_cast<std::int16_t>(floats[i]);
@@ -67,6 +77,25 @@ void bench_correlate(benchmark::State& state,
   set_rates(state, in.size(), sizeof(In));
 }
 
+// A G.711 correlate_bank16 kernel, fed in 40-sample blocks as the receiver feeds it.
+void bench_correlate_g711(benchmark::State& state,
+                          void (*kernel)(const std::uint8_t*, std::size_t, const simd::bank16_basis&, std::size_t,
+                                         float*, float*) noexcept,
+                          const kernel_input& in) {
+  float acc[simd::bank_width] = {};
+  float energy = 0.0f;
+  const simd::bank16_basis basis{in.block_rows.data(), in.block_q12.data()};
+  for (auto _ : state) {
+    for (std::size_t i = 0; i < in.codes.size(); i += 40) {
+      kernel(in.codes.data() + i, std::min<std::size_t>(40, in.codes.size() - i), basis, 0, acc, &energy);
+    }
+    benchmark::DoNotOptimize(acc);
+    benchmark::DoNotOptimize(energy);
+    benchmark::ClobberMemory();
+  }
+  set_rates(state, in.codes.size(), 1);
+}
+
 template <typename Body>
 void add(const char* kernel, simd::isa target, std::size_t n, Body body) {
   const std::string name = std::string("BM_") + kernel + "/" + std::string(simd::isa_name(target)) + "/" + std::to_string(n);
@@ -85,10 +114,10 @@ void register_simd_kernel_benchmarks() {
         bench_correlate(state, k.correlate_bank16, in.floats, in.basis);
       });
       add("correlate_bank16_ulaw", target, n, [&k](benchmark::State& state, const kernel_input& in) {
-        bench_correlate(state, k.correlate_bank16_ulaw, in.codes, in.basis);
+        bench_correlate_g711(state, k.correlate_bank16_ulaw, in);
       });
       add("correlate_bank16_alaw", target, n, [&k](benchmark::State& state, const kernel_input& in) {
-        bench_correlate(state, k.correlate_bank16_alaw, in.codes, in.basis);
+        bench_correlate_g711(state, k.correlate_bank16_alaw, in);
       });
       add("sum_squares", target, n, [&k](benchmark::State& state, const kernel_input& in) {
         for (auto _ : state) {

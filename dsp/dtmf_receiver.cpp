@@ -199,6 +199,7 @@ void dtmf_receiver::reset() noexcept {
 char dtmf_receiver::current_key() const noexcept { return digit_key_; }
 
 void dtmf_receiver::process(std::span<const float> audio, dtmf_listener& listener) noexcept {
+  prefetch_state();
   const auto& bank = tables().bank;
   while (!audio.empty()) {
     const std::size_t take = std::min<std::size_t>(audio.size(), static_cast<std::size_t>(S - block_fill_));
@@ -220,6 +221,7 @@ void dtmf_receiver::process(std::span<const std::int16_t> audio, dtmf_listener& 
 }
 
 void dtmf_receiver::process_g711(std::span<const std::uint8_t> codes, bool alaw, dtmf_listener& listener) noexcept {
+  prefetch_state();
   const auto& bank = tables().bank;
   while (!codes.empty()) {
     const std::size_t take = std::min<std::size_t>(codes.size(), static_cast<std::size_t>(S - block_fill_));
@@ -227,6 +229,13 @@ void dtmf_receiver::process_g711(std::span<const std::uint8_t> codes, bool alaw,
     advance(take, listener);
     codes = codes.subspan(take);
   }
+}
+
+void dtmf_receiver::prefetch_state() const noexcept {
+  // Lines 1 and 2 (line 0 the kernel loads itself): they arrive while the bank runs.
+  const char* state = reinterpret_cast<const char*>(this);
+  __builtin_prefetch(state + 64, 1);
+  __builtin_prefetch(state + 128, 1);
 }
 
 void dtmf_receiver::advance(std::size_t samples, dtmf_listener& listener) noexcept {
@@ -304,9 +313,11 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
       const pair_fit other = fit_pair(t, bins_acc_, rr, cc);
       if (other.explained > fit.explained) fit = other, r = rr, c = cc;
     };
-    constexpr float close = 0.25f;  // within 6 dB
-    if (row_power[row2] > close * row_power[row1]) consider(row2, col1);
-    if (col_power[col2] > close * col_power[col1]) consider(row1, col2);
+    // A runner-up is tried when it is within 6 dB and its bins could explain enough energy.
+    constexpr float close = 0.25f;
+    const float needed = 0.5f * purity_floor * energy * (S / 2.0f);
+    if (row_power[row2] > close * row_power[row1] && row_power[row2] + col_power[col1] >= needed) consider(row2, col1);
+    if (col_power[col2] > close * col_power[col1] && row_power[row1] + col_power[col2] >= needed) consider(row1, col2);
   }
   const bool digit_pair = digit_on && r == digit_row_ && c == digit_column_;
   const float level_floor = digit_pair ? relaxed_floor : limits.min_tone_power_;

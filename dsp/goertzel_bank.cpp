@@ -1,5 +1,6 @@
 #include "toneguard/dsp/goertzel_bank.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <stdexcept>
@@ -25,6 +26,8 @@ goertzel_bank::goertzel_bank(std::span<const float> frequencies_hz, int block_sa
   }
   static_assert(accumulator_size == simd::bank_width);
   basis_ = std::make_unique<float[]>(static_cast<std::size_t>(block_samples) * accumulator_size);
+  // Value-initialized: an odd block's last pair gets a zero partner row.
+  q12_pairs_ = std::make_unique<std::int16_t[]>(static_cast<std::size_t>(block_samples + 1) / 2 * 2 * accumulator_size);
   for (int i = 0; i < block_samples; ++i) {
     float* row = &basis_[static_cast<std::size_t>(i) * accumulator_size];
     for (int b = 0; b < max_bins; ++b) {
@@ -36,6 +39,8 @@ goertzel_bank::goertzel_bank(std::span<const float> frequencies_hz, int block_sa
         row[b] = row[max_bins + b] = 0.0f;
       }
     }
+    std::int16_t* pair = &q12_pairs_[static_cast<std::size_t>(i / 2) * 2 * accumulator_size + static_cast<std::size_t>(i % 2)];
+    for (int j = 0; j < accumulator_size; ++j) pair[2 * j] = static_cast<std::int16_t>(std::lrint(row[j] * 4096.0f));
   }
 }
 
@@ -47,8 +52,13 @@ void goertzel_bank::accumulate(std::span<const float> samples, int offset, float
 void goertzel_bank::accumulate_g711(std::span<const std::uint8_t> codes, bool alaw, int offset, float* acc,
                                     float* energy) const noexcept {
   const auto& k = simd::kernels();
-  (alaw ? k.correlate_bank16_alaw : k.correlate_bank16_ulaw)(
-      codes.data(), codes.size(), &basis_[static_cast<std::size_t>(offset) * accumulator_size], acc, energy);
+  const auto correlate = alaw ? k.correlate_bank16_alaw : k.correlate_bank16_ulaw;
+  const simd::bank16_basis basis{basis_.get(), q12_pairs_.get()};
+  // The integer kernels take at most bank16_max_run samples per call.
+  for (std::size_t done = 0; done < codes.size(); done += simd::bank16_max_run) {
+    const std::size_t n = std::min(simd::bank16_max_run, codes.size() - done);
+    correlate(codes.data() + done, n, basis, static_cast<std::size_t>(offset) + done, acc, energy);
+  }
 }
 
 }  // namespace toneguard::dsp

@@ -16,7 +16,8 @@ bool cpu_supports(isa target) noexcept {
       return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     case isa::avx512:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+             __builtin_cpu_supports("avx512vnni");
 #endif
 #if defined(__aarch64__)
     case isa::neon:

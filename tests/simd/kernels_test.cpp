@@ -109,22 +109,17 @@ class kernels : public ::testing::TestWithParam<isa> {
     }
   }
 
-  // For the correlators: acc (16 floats) and *energy are accumulated into, so both start
+  // For the float correlator: acc (16 floats) and *energy are accumulated into, so both start
   // non-zero; results agree within the rounding of any summation order.
-  template <class Sample>
+  using Sample = float;
   void expect_correlation_matches_scalar(void (*kernel_table::*kernel)(const Sample*, std::size_t,
                                                                        const float*, float*,
                                                                        float*) noexcept) {
     for (std::size_t n : awkward_lengths) {
       for (std::size_t x_offset : misalignments) {
         for (std::size_t acc_offset : misalignments) {
-          std::vector<Sample> x;
-          if constexpr (std::is_same_v<Sample, float>) {
-            x = random_floats(x_offset + n, 1000.0f);
-          } else {
-            x = random_integers<Sample>(x_offset + n);
-          }
-          const std::vector<float> values = linear_values(x, kernel);
+          const std::vector<float> x = random_floats(x_offset + n, 1000.0f);
+          const std::vector<float>& values = x;
           const std::vector<float> basis =
               random_floats(x_offset * bank_width + n * bank_width, 1.0f);
           const Sample* x_start = x.data() + x_offset;
@@ -177,20 +172,6 @@ class kernels : public ::testing::TestWithParam<isa> {
     }
   }
 
-  // The linear value of each sample, decoded by the scalar table for G.711 codes.
-  template <class Sample, class Kernel>
-  static std::vector<float> linear_values(const std::vector<Sample>& x, Kernel kernel) {
-    if constexpr (std::is_same_v<Sample, float>) {
-      return x;
-    } else {
-      std::vector<float> values(x.size());
-      const auto decode = kernel == &kernel_table::correlate_bank16_ulaw ? scalar().ulaw_to_float
-                                                                         : scalar().alaw_to_float;
-      decode(x.data(), values.data(), x.size());
-      return values;
-    }
-  }
-
  private:
   std::mt19937 rng_{20240611};
 };
@@ -198,11 +179,74 @@ class kernels : public ::testing::TestWithParam<isa> {
 TEST_P(kernels, correlate_bank16_matches_scalar) {
   expect_correlation_matches_scalar(&kernel_table::correlate_bank16);
 }
+// The G.711 correlators take runs of at most bank16_max_run samples anywhere in a block, and may use the
+// Q12 form of the basis: they must match the scalar float reference within float summation
+// error plus the Q12 rounding (half a unit of 1/4096 per basis value).
+void expect_g711_correlation_matches_scalar(
+    const kernel_table& target, const kernel_table& scalar,
+    void (*kernel_table::*kernel)(const std::uint8_t*, std::size_t, const toneguard::simd::bank16_basis&,
+                                  std::size_t, float*, float*) noexcept,
+    void (*kernel_table::*decode)(const std::uint8_t*, float*, std::size_t) noexcept, std::mt19937& rng) {
+  constexpr std::size_t block = 2 * toneguard::simd::bank16_max_run;
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  std::vector<float> rows(block * bank_width);
+  for (float& v : rows) v = unit(rng);
+  std::vector<std::int16_t> q12(block / 2 * 2 * bank_width);
+  for (std::size_t i = 0; i < block; ++i) {
+    for (std::size_t j = 0; j < bank_width; ++j) {
+      q12[(i / 2) * 32 + 2 * j + i % 2] = static_cast<std::int16_t>(std::lrint(rows[i * bank_width + j] * 4096.0f));
+    }
+  }
+  const toneguard::simd::bank16_basis basis{rows.data(), q12.data()};
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (std::size_t first : {0u, 1u, 2u, 17u, 39u, 63u}) {
+    for (std::size_t n : awkward_lengths) {
+      if (n > toneguard::simd::bank16_max_run) continue;
+      for (std::size_t offset : misalignments) {
+        std::vector<std::uint8_t> codes(offset + n);  // exact size: an over-read trips ASan
+        for (auto& c : codes) c = static_cast<std::uint8_t>(byte(rng));
+        if (n >= 2) codes[offset] = 0x00, codes[offset + 1] = 0x80;  // both extremes
+        const std::uint8_t* start = codes.data() + offset;
+        std::vector<float> x(n);
+        (scalar.*decode)(start, x.data(), n);
+
+        std::array<float, bank_width + 2> expected{}, actual{};
+        expected.front() = expected.back() = guard_value<float>();
+        for (std::size_t j = 1; j <= bank_width; ++j) expected[j] = static_cast<float>(j) * 100.0f;
+        actual = expected;
+        float expected_energy = 250.0f, actual_energy = 250.0f;
+        (scalar.*kernel)(start, n, basis, first, expected.data() + 1, &expected_energy);
+        (target.*kernel)(start, n, basis, first, actual.data() + 1, &actual_energy);
+
+        const std::string at = "first=" + std::to_string(first) + " " + where(n, offset, 0);
+        for (std::size_t j = 0; j < bank_width; ++j) {
+          double magnitude = std::fabs(expected[j + 1]), rounding = 0.0;
+          for (std::size_t i = 0; i < n; ++i) {
+            magnitude += std::fabs(double(x[i]) * rows[(first + i) * bank_width + j]);
+            rounding += std::fabs(double(x[i])) * 0.5 / 4096.0;
+          }
+          EXPECT_NEAR(actual[j + 1], expected[j + 1], summation_tolerance(n + 1, magnitude) + rounding)
+              << at << " j=" << j;
+        }
+        double energy_magnitude = 250.0;
+        for (float v : x) energy_magnitude += double(v) * v;
+        EXPECT_NEAR(actual_energy, expected_energy, summation_tolerance(n + 1, energy_magnitude)) << at;
+        EXPECT_EQ(actual.front(), guard_value<float>()) << at;
+        EXPECT_EQ(actual.back(), guard_value<float>()) << at;
+      }
+    }
+  }
+}
+
 TEST_P(kernels, correlate_bank16_ulaw_matches_scalar) {
-  expect_correlation_matches_scalar(&kernel_table::correlate_bank16_ulaw);
+  std::mt19937 rng(11);
+  expect_g711_correlation_matches_scalar(target(), scalar(), &kernel_table::correlate_bank16_ulaw,
+                                         &kernel_table::ulaw_to_float, rng);
 }
 TEST_P(kernels, correlate_bank16_alaw_matches_scalar) {
-  expect_correlation_matches_scalar(&kernel_table::correlate_bank16_alaw);
+  std::mt19937 rng(12);
+  expect_g711_correlation_matches_scalar(target(), scalar(), &kernel_table::correlate_bank16_alaw,
+                                         &kernel_table::alaw_to_float, rng);
 }
 
 TEST_P(kernels, correlate_bank16_of_no_samples_leaves_acc_and_energy_unchanged) {
@@ -212,8 +256,10 @@ TEST_P(kernels, correlate_bank16_of_no_samples_leaves_acc_and_energy_unchanged) 
   const float unused_sample = 0.0f;
   const std::uint8_t unused_code = 0;
   target().correlate_bank16(&unused_sample, 0, &unused_sample, acc.data(), &energy);
-  target().correlate_bank16_ulaw(&unused_code, 0, &unused_sample, acc.data(), &energy);
-  target().correlate_bank16_alaw(&unused_code, 0, &unused_sample, acc.data(), &energy);
+  const std::int16_t unused_q12 = 0;
+  const toneguard::simd::bank16_basis no_basis{&unused_sample, &unused_q12};
+  target().correlate_bank16_ulaw(&unused_code, 0, no_basis, 0, acc.data(), &energy);
+  target().correlate_bank16_alaw(&unused_code, 0, no_basis, 0, acc.data(), &energy);
   EXPECT_EQ(acc, before);
   EXPECT_EQ(energy, 123.0f);
 }

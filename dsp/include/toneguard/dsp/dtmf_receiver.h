@@ -130,31 +130,34 @@ class dtmf_receiver {
   [[nodiscard]] char current_key() const noexcept;
 
  private:
+  void prefetch_state() const noexcept;
   void advance(std::size_t samples, dtmf_listener& listener) noexcept;
   void finish_block(dtmf_listener& listener) noexcept;
   void next_block() noexcept;
 
-  // Laid out hot first: every block touches the first cache lines; a channel's state is read
-  // once per packet, so its size in cache lines is its cost.
-  // The block being filled, and the previous complete block's bins.
+  // Laid out by cache line. A channel's state is touched once per packet and is usually cold
+  // by then, so lines touched per block are the cost: a block with nothing to follow (most of
+  // them) touches lines 0-2 only, and process() prefetches them while the kernel runs.
+  // Line 0: the block being filled.
   alignas(64) float bins_acc_[16];  // re of the 8 bins, then im
-  float prev_bins_[16];
+  // Line 1: what every block reads, then the first half of the previous block's bins.
   const dtmf_receiver_settings* settings_;
   std::int64_t position_;
   float energy_acc_;
   std::int32_t block_fill_;
+  std::int16_t run_blocks_;   // tone blocks in the run being followed (0: none)
+  char digit_key_;            // the digit currently on, or '\0'
+  std::int8_t run_row_, run_column_;
+  bool suspected_;
+  float prev_bins_[16];       // the previous complete block's bins
 
   // The run of tone blocks being followed.
   std::complex<float> run_row_phase_, run_column_phase_;  // summed block-to-block phase advance
   float run_row_spread_, run_column_spread_;              // summed magnitudes of those advances
   float run_amplitude_;                                   // summed amplitude of its blocks
   std::int64_t run_onset_;
-  std::int16_t run_blocks_;
-  std::int8_t run_row_, run_column_;
-  bool suspected_;
 
   // The digit currently on.
-  char digit_key_;
   std::int8_t digit_row_, digit_column_;
   std::int16_t off_blocks_;
   float digit_amplitude_;   // mean amplitude of its tone blocks

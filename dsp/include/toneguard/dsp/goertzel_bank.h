@@ -7,6 +7,7 @@
 
 #include <complex>
 #include <cstdint>
+#include <cstdint>
 #include <memory>
 #include <span>
 
@@ -28,7 +29,9 @@ class goertzel_bank {
   /// energy, squared 16-bit units). Requires offset + size <= block_samples().
   /// After a whole block, bin b is X_b = acc[b] + j*acc[8+b] = sum_i x[i] e^{-j w_b i}.
   void accumulate(std::span<const float> samples, int offset, float* acc, float* energy) const noexcept;
-  /// The same for G.711 codes (μ-law, or A-law when `alaw`), decoded inside the kernel.
+  /// The same for G.711 codes (μ-law, or A-law when `alaw`), decoded inside the kernel. On
+  /// targets with integer dot products the sums use the basis rounded to Q12 (relative
+  /// error of each term below 2^-13).
   void accumulate_g711(std::span<const std::uint8_t> codes, bool alaw, int offset, float* acc,
                        float* energy) const noexcept;
 
@@ -44,6 +47,7 @@ class goertzel_bank {
   int block_samples_;
   int bins_;
   std::unique_ptr<float[]> basis_;  // block_samples_ rows of 16 floats: cos(w_b i), -sin(w_b i)
+  std::unique_ptr<std::int16_t[]> q12_pairs_;  // the same in Q12, rows interleaved in pairs
 };
 
 }  // namespace toneguard::dsp

@@ -13,6 +13,18 @@ namespace toneguard::simd {
 /// Width of one basis row for correlate_bank16 (floats).
 inline constexpr std::size_t bank_width = 16;
 
+/// A filter-bank basis in the two forms the G.711 correlators use.
+struct bank16_basis {
+  /// Rows of bank_width floats, one per block position.
+  const float* rows;
+  /// The same values in Q12 (rounded * 4096), rows interleaved in pairs: element j of
+  /// position 2p+k is q12_pairs[32*p + 2*j + k]; an odd-length block ends with a zero row.
+  const std::int16_t* q12_pairs;
+};
+
+/// Most samples one call of a G.711 correlator accepts: keeps integer (Q12) sums exact.
+inline constexpr std::size_t bank16_max_run = 64;
+
 struct kernel_table {
   isa target;
 
@@ -22,11 +34,14 @@ struct kernel_table {
   /// and sine of 8 tones) and measures its energy; the caller offsets `basis` to the run's
   /// position in its block.
   void (*correlate_bank16)(const float* x, std::size_t n, const float* basis, float* acc, float* energy) noexcept;
-  /// The same for G.711 codes, decoded on the fly (x[i] = the code's linear value).
-  void (*correlate_bank16_ulaw)(const std::uint8_t* codes, std::size_t n, const float* basis, float* acc,
-                                float* energy) noexcept;
-  void (*correlate_bank16_alaw)(const std::uint8_t* codes, std::size_t n, const float* basis, float* acc,
-                                float* energy) noexcept;
+  /// The same for G.711 codes: x[i] is the code's linear value; codes[0] sits at block
+  /// position `first`, and n <= bank16_max_run. Targets with integer dot products
+  /// (AVX-512 VNNI) correlate exactly in integers with the Q12 basis, two samples per
+  /// instruction; the others use the float rows. Results agree within the Q12 rounding.
+  void (*correlate_bank16_ulaw)(const std::uint8_t* codes, std::size_t n, const bank16_basis& basis,
+                                std::size_t first, float* acc, float* energy) noexcept;
+  void (*correlate_bank16_alaw)(const std::uint8_t* codes, std::size_t n, const bank16_basis& basis,
+                                std::size_t first, float* acc, float* energy) noexcept;
 
   /// Sum of x[i]^2 for i < n (energy of a block, in squared sample units).
   float (*sum_squares)(const float* x, std::size_t n) noexcept;
