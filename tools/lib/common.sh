@@ -7,6 +7,7 @@ TONEGUARD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TONEGUARD_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   clang libclang-rt-14-dev
+  g++-aarch64-linux-gnu qemu-user-static
   libgtest-dev libgmock-dev libbenchmark-dev
   libliquid-dev libspandsp-dev
   asterisk-core-sounds-en-wav asterisk-moh-opsound-wav
