@@ -114,6 +114,11 @@ constexpr float min_phase_coherence = 0.95f;
 // |z| without std::abs's overflow-safe (and slow) hypot: our values are far from overflow.
 inline float magnitude(std::complex<float> z) noexcept { return std::sqrt(std::norm(z)); }
 
+// Energy over one block of the two fitted sines alone, without their beat.
+inline float tone_energy(const pair_fit& fit) noexcept {
+  return (std::norm(fit.row) + std::norm(fit.column)) * (0.5f * S);
+}
+
 // By value, so that it compiles to one max instruction (std::max's reference result does not).
 inline float larger(float a, float b) noexcept { return a > b ? a : b; }
 
@@ -181,6 +186,8 @@ void dtmf_receiver::reset() noexcept {
   block_fill_ = 0;
   position_ = 0;
   std::fill(std::begin(prev_bins_), std::end(prev_bins_), 0.0f);
+  prev_energy_ = 0.0f;
+  run_starts_in_first_block_ = false;
   run_row_ = run_column_ = -1;
   run_blocks_ = 0;
   run_row_phase_ = run_column_phase_ = {0.0f, 0.0f};
@@ -372,6 +379,18 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
 
   // The run of tone blocks that may become a digit.
   if (tone_block && same_run) {
+    if (run_blocks_ == 1 && run_starts_in_first_block_) {
+      // Nothing of the tone before the run's first block, which may itself have been only
+      // partly tone (yet pure enough to pass): the tone began as far from that block's end as
+      // its share of a whole block's tone energy says. (Energy, not the fitted amplitude: a
+      // fit to a cut-off sine can overshoot, depending on phase. The whole block's energy is
+      // taken from the fitted amplitudes, which do not beat as the sum of two tones does.)
+      const float fill = prev_energy_ / std::max(tone_energy(fit), 1e-3f);
+      if (fill < 0.9f) {
+        run_onset_ = block_start - std::llround(std::max(fill, 0.0f) * S);
+        run_amplitude_ = amplitude;
+      }
+    }
     ++run_blocks_;
     run_row_phase_ += row_advance;
     run_column_phase_ += column_advance;
@@ -394,9 +413,13 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
       run_row_spread_ = run_column_spread_ = 0.0f;
       run_amplitude_ = amplitude;
       // The previous block holds the tone's first part: how much of it, from its amplitude.
+      // Both the tone's fitted amplitude there and the block's energy bound it; the smaller
+      // wins (energy also counts whatever preceded the tone, the fit can overshoot).
       const pair_fit before = fit_pair(t, prev_bins_, r, c);
-      const float fill = std::min(1.0f, (magnitude(before.row) + magnitude(before.column)) / std::max(amplitude, 1e-3f));
+      const float fill = std::min({1.0f, (magnitude(before.row) + magnitude(before.column)) / std::max(amplitude, 1e-3f),
+                                   prev_energy_ / std::max(tone_energy(fit), 1e-3f)});
       run_onset_ = block_start - std::llround(fill * S);
+      run_starts_in_first_block_ = fill < 0.1f;
       if (!digit_pair) {
         suspected_ = true;
         listener.on_dtmf({dtmf_event::kind::tone_suspected, dtmf_keys[r][c], run_onset_, -1, position_});
@@ -443,6 +466,7 @@ void dtmf_receiver::next_block() noexcept {
   // Fixed-size copies the compiler expands in place (std::copy became a memmove call).
   std::memcpy(prev_bins_, bins_acc_, sizeof prev_bins_);
   std::memset(bins_acc_, 0, sizeof bins_acc_);
+  prev_energy_ = energy_acc_;
   energy_acc_ = 0.0f;
   block_fill_ = 0;
 }

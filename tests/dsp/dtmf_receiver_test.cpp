@@ -104,6 +104,8 @@ TEST(dtmf_receiver, rejects_tones_shorter_than_20_ms) {
   for (double ms : {10.0, 15.0, 19.0}) expect_every_key_rejected(ms, {-10.0f});
 }
 
+TEST(dtmf_receiver, rejects_22_ms_tones_as_att_asks) { expect_every_key_rejected(22, {-10.0f}); }
+
 TEST(dtmf_receiver, rejects_single_tones) {
   for (float f : {697.0f, 770.0f, 852.0f, 941.0f, 1209.0f, 1336.0f, 1477.0f, 1633.0f}) {
     for (float level : {0.0f, -10.0f, -25.0f}) {

@@ -150,12 +150,14 @@ class dtmf_receiver {
   std::int8_t run_row_, run_column_;
   bool suspected_;
   float prev_bins_[16];       // the previous complete block's bins
+  float prev_energy_;         // and its energy
 
   // The run of tone blocks being followed.
   std::complex<float> run_row_phase_, run_column_phase_;  // summed block-to-block phase advance
   float run_row_spread_, run_column_spread_;              // summed magnitudes of those advances
   float run_amplitude_;                                   // summed amplitude of its blocks
   std::int64_t run_onset_;
+  bool run_starts_in_first_block_;  // nothing of the tone in the block before the run
 
   // The digit currently on.
   std::int8_t digit_row_, digit_column_;
