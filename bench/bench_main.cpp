@@ -1,9 +1,9 @@
 // toneguard_bench: Google Benchmark suites for the SIMD kernels and the DTMF receivers.
 // TONEGUARD_ISA=<isa> selects the ISA the receiver benchmarks run on.
 
-#include <cstdio>
-
 #include <benchmark/benchmark.h>
+
+#include <cstdio>
 
 #include "bench/benchmark_suites.h"
 #include "toneguard/simd/isa.h"
@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
   toneguard::bench::register_dsp_benchmarks();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("active_isa", std::string(toneguard::simd::isa_name(toneguard::simd::active_isa())));
+  benchmark::AddCustomContext(
+      "active_isa", std::string(toneguard::simd::isa_name(toneguard::simd::active_isa())));
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -11,7 +11,7 @@ struct detected_digit {
   std::int64_t detected_at = -1;  ///< stream position when the receiver reported the digit
   std::int64_t ended_at = -1;     ///< stream position when it reported the end; −1 while on
   std::int64_t onset = -1;        ///< the receiver's estimate of the first tone sample; −1: none
-  std::int64_t end = -1;          ///< the receiver's estimate of the sample after the tone; −1: none
+  std::int64_t end = -1;  ///< the receiver's estimate of the sample after the tone; −1: none
 };
 
 }  // namespace toneguard::bench

@@ -39,7 +39,8 @@ std::vector<float> speech_like_sound(std::size_t samples, std::uint32_t seed) {
     const auto length = static_cast<std::size_t>(rate * (0.12f + 0.2f * uniform(rng)));
     const auto pause = static_cast<std::size_t>(rate * 0.15f * uniform(rng));
     const float f0_start = 90.0f + 130.0f * uniform(rng), f0_end = 90.0f + 130.0f * uniform(rng);
-    const float formant1 = 300.0f + 600.0f * uniform(rng), formant2 = 900.0f + 1600.0f * uniform(rng);
+    const float formant1 = 300.0f + 600.0f * uniform(rng),
+                formant2 = 900.0f + 1600.0f * uniform(rng);
     const float peak = dsp::dbm0_to_peak(-15.0f) * (0.5f + uniform(rng));
     double phase = 0.0;
     for (std::size_t i = 0; i < length && at + i < samples; ++i) {
@@ -66,7 +67,9 @@ const std::vector<std::uint8_t>& recording_ulaw() {
   static const std::vector<std::uint8_t> codes = [] {
     dsp::signal_builder digits;
     for (int second = 0; second < static_cast<int>(recording_seconds); ++second) {
-      digits.silence(470.0).dtmf(dsp::dtmf_all_keys[static_cast<std::size_t>(second) % 16], 60.0).silence(470.0);
+      digits.silence(470.0)
+          .dtmf(dsp::dtmf_all_keys[static_cast<std::size_t>(second) % 16], 60.0)
+          .silence(470.0);
     }
     std::vector<float> mix = speech_like_sound(digits.size(), 2024);
     std::transform(mix.begin(), mix.end(), digits.audio().begin(), mix.begin(), std::plus<>());
@@ -85,8 +88,10 @@ void run_frames(benchmark::State& state, Feed feed) {
     feed(std::span<const std::uint8_t>(codes).subspan(frame * frame_samples, frame_samples));
     if (++frame == frames) frame = 0;
   }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(frame_samples));
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(frame_samples));
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(frame_samples));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(frame_samples));
 }
 
 // Sanity check beside the speed: digits found per pass over the recording (it holds 10).
@@ -107,9 +112,7 @@ void bm_dtmf_receiver_ulaw(benchmark::State& state) {
 
 void bm_spandsp_dtmf_rx(benchmark::State& state) {
   spandsp_dtmf_receiver receiver;
-  run_frames(state, [&](std::span<const std::uint8_t> frame) {
-    receiver.process_ulaw(frame);
-  });
+  run_frames(state, [&](std::span<const std::uint8_t> frame) { receiver.process_ulaw(frame); });
   set_digits_per_pass(state, receiver.digit_count());
 }
 
@@ -117,7 +120,8 @@ void bm_spandsp_dtmf_rx(benchmark::State& state) {
 
 void register_dsp_benchmarks() {
   const std::string isa(simd::isa_name(simd::active_isa()));
-  benchmark::RegisterBenchmark(("BM_dtmf_receiver_ulaw/" + isa + "/160").c_str(), bm_dtmf_receiver_ulaw);
+  benchmark::RegisterBenchmark(("BM_dtmf_receiver_ulaw/" + isa + "/160").c_str(),
+                               bm_dtmf_receiver_ulaw);
   benchmark::RegisterBenchmark("BM_spandsp_dtmf_rx/160", bm_spandsp_dtmf_rx);
 }
 

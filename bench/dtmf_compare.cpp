@@ -39,7 +39,7 @@ namespace toneguard::bench {
 namespace {
 
 constexpr float rate_hz = dsp::dtmf_receiver::sample_rate_hz;
-constexpr double standard_tone_ms = 50.0;     // tones of level, frequency, twist and noise rows
+constexpr double standard_tone_ms = 50.0;      // tones of level, frequency, twist and noise rows
 constexpr float standard_level_dbm0 = -10.0f;  // per tone, where a row does not vary it
 
 // ---- trial signals ------------------------------------------------------------------------
@@ -47,9 +47,9 @@ constexpr float standard_level_dbm0 = -10.0f;  // per tone, where a row does not
 /// One generated trial: μ-law audio and the truth about it.
 struct trial_signal {
   std::vector<std::uint8_t> ulaw;
-  std::string keys;                   // expected keys in order ("" for a reject trial)
-  std::vector<std::int64_t> onsets;   // first sample of each expected key's tone
-  std::vector<std::int64_t> ends;     // sample after its tone
+  std::string keys;                  // expected keys in order ("" for a reject trial)
+  std::vector<std::int64_t> onsets;  // first sample of each expected key's tone
+  std::vector<std::int64_t> ends;    // sample after its tone
 };
 
 /// Appends the pieces of a trial. Tones start at random phases; the lead-in puts the first
@@ -57,13 +57,15 @@ struct trial_signal {
 class trial_builder {
  public:
   explicit trial_builder(std::uint32_t seed) : rng_(seed), noise_seed_(seed ^ 0x9e3779b9u) {
-    builder_.silence(20.0 + static_cast<double>(std::uniform_int_distribution<int>(0, 101)(rng_)) / 8.0);
+    builder_.silence(20.0 +
+                     static_cast<double>(std::uniform_int_distribution<int>(0, 101)(rng_)) / 8.0);
   }
 
   std::mt19937& rng() noexcept { return rng_; }
 
   /// A DTMF key; `expected` false for a key that must not come out (its truth is not kept).
-  trial_builder& key(char key, double ms, const dsp::dtmf_tone_spec& spec = {}, bool expected = true) {
+  trial_builder& key(char key, double ms, const dsp::dtmf_tone_spec& spec = {},
+                     bool expected = true) {
     if (expected) {
       signal_.keys.push_back(key);
       signal_.onsets.push_back(position());
@@ -105,21 +107,25 @@ class trial_builder {
     float hz, level_dbm0;
   };
 
-  [[nodiscard]] std::int64_t position() const noexcept { return static_cast<std::int64_t>(builder_.size()); }
+  [[nodiscard]] std::int64_t position() const noexcept {
+    return static_cast<std::int64_t>(builder_.size());
+  }
 
   // As signal_builder::dtmf (twist split evenly around the level), at random start phases.
   void append_key(char key, double ms, const dsp::dtmf_tone_spec& spec) {
     const auto tones = dsp::dtmf_tones(key);
-    append_tones({{tones->row_hz * (1.0f + spec.row_deviation), spec.level_dbm0 + spec.twist_db / 2},
-                  {tones->column_hz * (1.0f + spec.column_deviation), spec.level_dbm0 - spec.twist_db / 2}},
-                 ms);
+    append_tones(
+        {{tones->row_hz * (1.0f + spec.row_deviation), spec.level_dbm0 + spec.twist_db / 2},
+         {tones->column_hz * (1.0f + spec.column_deviation), spec.level_dbm0 - spec.twist_db / 2}},
+        ms);
   }
 
   void append_tones(std::initializer_list<sine> sines, double ms) {
     std::vector<float> piece(builder_.samples_for_ms(ms), 0.0f);
     std::uniform_real_distribution<float> phase(0.0f, 2.0f * std::numbers::pi_v<float>);
     for (const sine& s : sines) {
-      dsp::tone_generator(s.hz, dsp::dbm0_to_peak(s.level_dbm0), rate_hz, phase(rng_)).add_to(piece);
+      dsp::tone_generator(s.hz, dsp::dbm0_to_peak(s.level_dbm0), rate_hz, phase(rng_))
+          .add_to(piece);
     }
     builder_.samples(piece);
   }
@@ -136,9 +142,12 @@ enum class expectation { detect, reject, either };
 
 std::string_view expectation_name(expectation e) {
   switch (e) {
-    case expectation::detect: return "detect";
-    case expectation::reject: return "reject";
-    case expectation::either: return "either";
+    case expectation::detect:
+      return "detect";
+    case expectation::reject:
+      return "reject";
+    case expectation::either:
+      return "either";
   }
   return "?";
 }
@@ -152,12 +161,15 @@ struct condition {
   bool timing = false;  // its digits feed the latency section
 };
 
-char key_for_trial(int trial) { return dsp::dtmf_all_keys[static_cast<std::size_t>(trial) % 16]; }
+char key_for_trial(int trial) {
+  return dsp::dtmf_all_keys[static_cast<std::size_t>(trial) % 16];
+}
 
 // A row of single keys (all 16 in turn) of `ms` with `spec`, between silences.
 condition single_keys(std::string group, std::string name, expectation expected, int trials,
                       dsp::dtmf_tone_spec spec, double ms = standard_tone_ms) {
-  return {std::move(group), std::move(name), expected, trials, [spec, ms, expected](int trial, trial_builder& b) {
+  return {std::move(group), std::move(name), expected, trials,
+          [spec, ms, expected](int trial, trial_builder& b) {
             b.key(key_for_trial(trial), ms, spec, expected != expectation::reject);
             return b.finish(80.0);
           }};
@@ -168,7 +180,8 @@ condition row_697_keys(float deviation) {
   char name[64];
   std::snprintf(name, sizeof name, "697 Hz %+.1f%% (keys 1 2 3 A)", 100.0 * deviation);
   return {"frequency", name, expectation::reject, 256, [deviation](int trial, trial_builder& b) {
-            b.key(dsp::dtmf_keys[0][trial % 4], standard_tone_ms, {standard_level_dbm0, 0.0f, deviation, 0.0f}, false);
+            b.key(dsp::dtmf_keys[0][trial % 4], standard_tone_ms,
+                  {standard_level_dbm0, 0.0f, deviation, 0.0f}, false);
             return b.finish(80.0);
           }};
 }
@@ -176,9 +189,12 @@ condition row_697_keys(float deviation) {
 // "low +1.5%", "high -3.5%", "low +1.5%, high -1.5%".
 std::string deviation_label(float row, float column) {
   char text[48];
-  if (column == 0) std::snprintf(text, sizeof text, "low %+.1f%%", 100.0 * row);
-  else if (row == 0) std::snprintf(text, sizeof text, "high %+.1f%%", 100.0 * column);
-  else std::snprintf(text, sizeof text, "low %+.1f%%, high %+.1f%%", 100.0 * row, 100.0 * column);
+  if (column == 0)
+    std::snprintf(text, sizeof text, "low %+.1f%%", 100.0 * row);
+  else if (row == 0)
+    std::snprintf(text, sizeof text, "high %+.1f%%", 100.0 * column);
+  else
+    std::snprintf(text, sizeof text, "low %+.1f%%, high %+.1f%%", 100.0 * row, 100.0 * column);
   return text;
 }
 
@@ -188,35 +204,46 @@ std::vector<condition> all_conditions() {
 
   // Level per tone.
   for (float level : {0.0f, -10.0f, -20.0f, -25.0f}) {
-    auto row = single_keys("level", std::to_string(static_cast<int>(level)) + " dBm0 per tone, 16 keys", expectation::detect,
-                           640, {level, 0.0f, 0.0f, 0.0f});
+    auto row =
+        single_keys("level", std::to_string(static_cast<int>(level)) + " dBm0 per tone, 16 keys",
+                    expectation::detect, 640, {level, 0.0f, 0.0f, 0.0f});
     row.timing = true;
     c.push_back(std::move(row));
   }
-  c.push_back(single_keys("level", "-55 dBm0 per tone", expectation::reject, 256, {-55.0f, 0.0f, 0.0f, 0.0f}));
+  c.push_back(single_keys("level", "-55 dBm0 per tone", expectation::reject, 256,
+                          {-55.0f, 0.0f, 0.0f, 0.0f}));
 
   // Frequency deviation: each tone alone, then both in all sign combinations.
   for (float d : {0.015f, 0.035f}) {
     const expectation e = d < 0.02f ? expectation::detect : expectation::reject;
     const float pairs[][2] = {{d, 0}, {-d, 0}, {0, d}, {0, -d}, {d, d}, {-d, -d}, {d, -d}, {-d, d}};
     for (const auto& [row, column] : pairs) {
-      c.push_back(single_keys("frequency", deviation_label(row, column), e, 320, {L, 0.0f, row, column}));
+      c.push_back(
+          single_keys("frequency", deviation_label(row, column), e, 320, {L, 0.0f, row, column}));
     }
   }
   c.push_back(row_697_keys(-0.035f));
   c.push_back(row_697_keys(0.035f));
 
   // Twist: limits, and the corners with the level range and the frequency tolerance.
-  c.push_back(single_keys("twist", "+8 dB (low stronger)", expectation::detect, 320, {L, 8.0f, 0, 0}));
-  c.push_back(single_keys("twist", "-4 dB (high stronger)", expectation::detect, 320, {L, -4.0f, 0, 0}));
-  c.push_back(single_keys("twist", "+8 dB, high tone at -25 dBm0", expectation::detect, 320, {-21.0f, 8.0f, 0, 0}));
-  c.push_back(single_keys("twist", "-4 dB, low tone at -25 dBm0", expectation::detect, 320, {-23.0f, -4.0f, 0, 0}));
-  c.push_back(single_keys("twist", "+8 dB, low tone at 0 dBm0", expectation::detect, 320, {-4.0f, 8.0f, 0, 0}));
-  c.push_back(single_keys("twist", "-4 dB, high tone at 0 dBm0", expectation::detect, 320, {-2.0f, -4.0f, 0, 0}));
+  c.push_back(
+      single_keys("twist", "+8 dB (low stronger)", expectation::detect, 320, {L, 8.0f, 0, 0}));
+  c.push_back(
+      single_keys("twist", "-4 dB (high stronger)", expectation::detect, 320, {L, -4.0f, 0, 0}));
+  c.push_back(single_keys("twist", "+8 dB, high tone at -25 dBm0", expectation::detect, 320,
+                          {-21.0f, 8.0f, 0, 0}));
+  c.push_back(single_keys("twist", "-4 dB, low tone at -25 dBm0", expectation::detect, 320,
+                          {-23.0f, -4.0f, 0, 0}));
+  c.push_back(single_keys("twist", "+8 dB, low tone at 0 dBm0", expectation::detect, 320,
+                          {-4.0f, 8.0f, 0, 0}));
+  c.push_back(single_keys("twist", "-4 dB, high tone at 0 dBm0", expectation::detect, 320,
+                          {-2.0f, -4.0f, 0, 0}));
   for (float twist : {8.0f, -4.0f}) {
-    c.push_back({"twist", (twist > 0 ? "+8" : "-4") + std::string(" dB, both tones off by 1.5% (any signs)"),
+    c.push_back({"twist",
+                 (twist > 0 ? "+8" : "-4") + std::string(" dB, both tones off by 1.5% (any signs)"),
                  expectation::detect, 320, [twist, L](int trial, trial_builder& b) {
-                   const float row = (trial & 16) ? 0.015f : -0.015f, column = (trial & 32) ? 0.015f : -0.015f;
+                   const float row = (trial & 16) ? 0.015f : -0.015f,
+                               column = (trial & 32) ? 0.015f : -0.015f;
                    b.key(key_for_trial(trial), standard_tone_ms, {L, twist, row, column});
                    return b.finish(80.0);
                  }});
@@ -231,27 +258,36 @@ std::vector<condition> all_conditions() {
                  return b.finish(40.0);
                }});
   for (double ms : {15.0, 20.0, 22.0, 25.0, 40.0}) {
-    const expectation e = ms < 24.0 ? expectation::reject : ms < 40.0 ? expectation::either : expectation::detect;
-    c.push_back(single_keys("timing", "tone " + std::to_string(static_cast<int>(ms)) + " ms" + (ms >= 20 && ms < 24 ? " (AT&T: reject <= 23 ms)" : ""),
+    const expectation e = ms < 24.0   ? expectation::reject
+                          : ms < 40.0 ? expectation::either
+                                      : expectation::detect;
+    c.push_back(single_keys("timing",
+                            "tone " + std::to_string(static_cast<int>(ms)) + " ms" +
+                                (ms >= 20 && ms < 24 ? " (AT&T: reject <= 23 ms)" : ""),
                             e, 640, {L, 0, 0, 0}, ms));
   }
-  c.push_back({"timing", "10 ms break inside a 100 ms digit (break at 5..85 ms)", expectation::detect, 16 * 33 * 2,
-               [L](int trial, trial_builder& b) {
+  c.push_back({"timing", "10 ms break inside a 100 ms digit (break at 5..85 ms)",
+               expectation::detect, 16 * 33 * 2, [L](int trial, trial_builder& b) {
                  const double before = 5.0 + 2.5 * ((trial / 16) % 33);
-                 b.key(key_for_trial(trial), before, {L, 0, 0, 0}).pause(10.0).key_continued(90.0 - before, {L, 0, 0, 0});
+                 b.key(key_for_trial(trial), before, {L, 0, 0, 0})
+                     .pause(10.0)
+                     .key_continued(90.0 - before, {L, 0, 0, 0});
                  return b.finish(80.0);
                }});
   c.push_back({"timing", "40 ms pause between two 50 ms tones of one key", expectation::detect, 320,
                [L](int trial, trial_builder& b) {
                  const char k = key_for_trial(trial);
-                 b.key(k, standard_tone_ms, {L, 0, 0, 0}).pause(40.0).key(k, standard_tone_ms, {L, 0, 0, 0});
+                 b.key(k, standard_tone_ms, {L, 0, 0, 0})
+                     .pause(40.0)
+                     .key(k, standard_tone_ms, {L, 0, 0, 0});
                  return b.finish(80.0);
                }});
 
   // White noise over 0-4 kHz; SNR is each tone's power over the noise power.
   for (float snr : {20.0f, 15.0f, 12.0f, 10.0f}) {
-    c.push_back({"noise", "SNR " + std::to_string(static_cast<int>(snr)) + " dB (per tone, -10 dBm0)", expectation::detect,
-                 640, [snr, L](int trial, trial_builder& b) {
+    c.push_back({"noise",
+                 "SNR " + std::to_string(static_cast<int>(snr)) + " dB (per tone, -10 dBm0)",
+                 expectation::detect, 640, [snr, L](int trial, trial_builder& b) {
                    b.pause(150.0).key(key_for_trial(trial), standard_tone_ms, {L, 0, 0, 0});
                    return b.finish(150.0, L - snr);
                  }});
@@ -261,12 +297,14 @@ std::vector<condition> all_conditions() {
 
   // Single tones.
   for (float level : {-10.0f, 0.0f}) {
-    c.push_back({"single tone", "one DTMF frequency alone, " + std::to_string(static_cast<int>(level)) + " dBm0, 100 ms",
-                 expectation::reject, 320, [level](int trial, trial_builder& b) {
-                   const int f = trial % 8;
-                   b.tone(f < 4 ? dsp::dtmf_row_hz[f] : dsp::dtmf_column_hz[f - 4], 100.0, level);
-                   return b.finish(80.0);
-                 }});
+    c.push_back(
+        {"single tone",
+         "one DTMF frequency alone, " + std::to_string(static_cast<int>(level)) + " dBm0, 100 ms",
+         expectation::reject, 320, [level](int trial, trial_builder& b) {
+           const int f = trial % 8;
+           b.tone(f < 4 ? dsp::dtmf_row_hz[f] : dsp::dtmf_column_hz[f - 4], 100.0, level);
+           return b.finish(80.0);
+         }});
   }
   return c;
 }
@@ -279,7 +317,9 @@ std::string keys_of(const std::vector<detected_digit>& digits) {
   return keys;
 }
 
-double samples_to_ms(double samples) { return samples * 1000.0 / rate_hz; }
+double samples_to_ms(double samples) {
+  return samples * 1000.0 / rate_hz;
+}
 
 /// Sorted values for percentiles (nearest rank).
 struct distribution {
@@ -288,7 +328,8 @@ struct distribution {
   [[nodiscard]] double percentile(double p) {
     if (values.empty()) return NAN;
     std::sort(values.begin(), values.end());
-    const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(values.size())));
+    const auto rank =
+        static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(values.size())));
     return values[std::clamp<std::size_t>(rank, 1, values.size()) - 1];
   }
 };
@@ -308,14 +349,17 @@ void score(const trial_signal& trial, const std::vector<detected_digit>& got, co
            receiver_tally& tally, timing_stats& timing) {
   const std::string keys = keys_of(got);
   const bool pass = cond.expected == expectation::reject ? keys.empty() : keys == trial.keys;
-  if (pass) ++tally.passed;
-  else if (tally.first_failure.empty()) tally.first_failure = "expected \"" + trial.keys + "\", got \"" + keys + "\"";
+  if (pass)
+    ++tally.passed;
+  else if (tally.first_failure.empty())
+    tally.first_failure = "expected \"" + trial.keys + "\", got \"" + keys + "\"";
   if (!pass || !cond.timing) return;
   for (std::size_t i = 0; i < got.size(); ++i) {
     const auto onset = static_cast<double>(trial.onsets[i]);
     const auto frame = static_cast<double>(frame_samples);
     timing.latency.add(samples_to_ms(static_cast<double>(got[i].detected_at) - onset));
-    timing.frame_latency.add(samples_to_ms(std::ceil(static_cast<double>(got[i].detected_at) / frame) * frame - onset));
+    timing.frame_latency.add(
+        samples_to_ms(std::ceil(static_cast<double>(got[i].detected_at) / frame) * frame - onset));
     if (got[i].onset >= 0) {
       const double e = samples_to_ms(static_cast<double>(got[i].onset) - onset);
       timing.onset_error.add(e);
@@ -377,31 +421,40 @@ std::pair<timing_stats, timing_stats> run_conditions(const options& opt) {
     receiver_tally tg, sp;
     const int trials = cond.trials * opt.trials_scale;
     for (int trial = 0; trial < trials; ++trial) {
-      trial_builder builder(static_cast<std::uint32_t>(index * 100003 + static_cast<std::size_t>(trial) + 1));
+      trial_builder builder(
+          static_cast<std::uint32_t>(index * 100003 + static_cast<std::size_t>(trial) + 1));
       const trial_signal signal = cond.make(trial, builder);
       score(signal, detect_with_toneguard(signal.ulaw), cond, tg, timing_tg);
       score(signal, detect_with_spandsp(signal.ulaw), cond, sp, timing_sp);
     }
     const std::string measure = cond.expected == expectation::either ? "detected" : "pass";
     if (opt.json) {
-      std::printf("{\"group\":%s,\"condition\":%s,\"expected\":%s,\"trials\":%d,\"measure\":\"%s\","
-                  "\"toneguard\":%.4f,\"spandsp\":%.4f}\n",
-                  json_string(cond.group).c_str(), json_string(cond.name).c_str(),
-                  json_string(expectation_name(cond.expected)).c_str(), trials, measure.c_str(),
-                  static_cast<double>(tg.passed) / trials, static_cast<double>(sp.passed) / trials);
+      std::printf(
+          "{\"group\":%s,\"condition\":%s,\"expected\":%s,\"trials\":%d,\"measure\":\"%s\","
+          "\"toneguard\":%.4f,\"spandsp\":%.4f}\n",
+          json_string(cond.group).c_str(), json_string(cond.name).c_str(),
+          json_string(expectation_name(cond.expected)).c_str(), trials, measure.c_str(),
+          static_cast<double>(tg.passed) / trials, static_cast<double>(sp.passed) / trials);
     } else {
       if (cond.group != group) {
         group = cond.group;
-        std::printf("\n### %s\n\n| condition | expected | trials | toneguard | spandsp |\n|---|---|---|---|---|\n",
-                    group.c_str());
+        std::printf(
+            "\n### %s\n\n| condition | expected | trials | toneguard | spandsp "
+            "|\n|---|---|---|---|---|\n",
+            group.c_str());
       }
-      std::printf("| %s | %s | %d | %s%s | %s%s |\n", cond.name.c_str(), std::string(expectation_name(cond.expected)).c_str(),
-                  trials, percent(tg.passed, trials).c_str(), measure == "pass" ? "" : " det.",
+      std::printf("| %s | %s | %d | %s%s | %s%s |\n", cond.name.c_str(),
+                  std::string(expectation_name(cond.expected)).c_str(), trials,
+                  percent(tg.passed, trials).c_str(), measure == "pass" ? "" : " det.",
                   percent(sp.passed, trials).c_str(), measure == "pass" ? "" : " det.");
     }
     if (opt.verbose) {
-      if (!tg.first_failure.empty()) std::fprintf(stderr, "  %s / %s: toneguard first failure: %s\n", cond.group.c_str(), cond.name.c_str(), tg.first_failure.c_str());
-      if (!sp.first_failure.empty()) std::fprintf(stderr, "  %s / %s: spandsp first failure: %s\n", cond.group.c_str(), cond.name.c_str(), sp.first_failure.c_str());
+      if (!tg.first_failure.empty())
+        std::fprintf(stderr, "  %s / %s: toneguard first failure: %s\n", cond.group.c_str(),
+                     cond.name.c_str(), tg.first_failure.c_str());
+      if (!sp.first_failure.empty())
+        std::fprintf(stderr, "  %s / %s: spandsp first failure: %s\n", cond.group.c_str(),
+                     cond.name.c_str(), sp.first_failure.c_str());
     }
   }
   return {std::move(timing_tg), std::move(timing_sp)};
@@ -423,20 +476,26 @@ void print_timing(const options& opt, timing_stats& tg, timing_stats& sp) {
   };
   const char* source = "level rows 0..-25 dBm0, 50 ms tones, passing trials";
   if (!opt.json) {
-    std::printf("\n### latency and onset (%s)\n\n| measure | toneguard median | toneguard p95 | spandsp median | spandsp p95 |\n"
-                "|---|---|---|---|---|\n", source);
+    std::printf(
+        "\n### latency and onset (%s)\n\n| measure | toneguard median | toneguard p95 | spandsp "
+        "median | spandsp p95 |\n"
+        "|---|---|---|---|---|\n",
+        source);
   }
   for (const line& l : lines) {
     const double tm = l.toneguard->percentile(50), tp = l.toneguard->percentile(95);
-    const double sm = l.spandsp ? l.spandsp->percentile(50) : NAN, sp95 = l.spandsp ? l.spandsp->percentile(95) : NAN;
+    const double sm = l.spandsp ? l.spandsp->percentile(50) : NAN,
+                 sp95 = l.spandsp ? l.spandsp->percentile(95) : NAN;
     if (opt.json) {
-      std::printf("{\"group\":\"latency\",\"condition\":%s,\"source\":%s,\"toneguard\":{\"median_ms\":%s,\"p95_ms\":%s},"
-                  "\"spandsp\":{\"median_ms\":%s,\"p95_ms\":%s}}\n",
-                  json_string(l.name).c_str(), json_string(source).c_str(), json_number(tm).c_str(),
-                  json_number(tp).c_str(), json_number(sm).c_str(), json_number(sp95).c_str());
+      std::printf(
+          "{\"group\":\"latency\",\"condition\":%s,\"source\":%s,\"toneguard\":{\"median_ms\":%s,"
+          "\"p95_ms\":%s},"
+          "\"spandsp\":{\"median_ms\":%s,\"p95_ms\":%s}}\n",
+          json_string(l.name).c_str(), json_string(source).c_str(), json_number(tm).c_str(),
+          json_number(tp).c_str(), json_number(sm).c_str(), json_number(sp95).c_str());
     } else {
-      std::printf("| %s | %s | %s | %s | %s |\n", l.name, ms_or_na(tm).c_str(), ms_or_na(tp).c_str(),
-                  ms_or_na(sm).c_str(), ms_or_na(sp95).c_str());
+      std::printf("| %s | %s | %s | %s | %s |\n", l.name, ms_or_na(tm).c_str(),
+                  ms_or_na(tp).c_str(), ms_or_na(sm).c_str(), ms_or_na(sp95).c_str());
     }
   }
 }
@@ -454,11 +513,14 @@ talk_off_result run_talk_off(const std::string& dir, const options& opt) {
   talk_off_result result;
   std::vector<fs::path> files;
   std::error_code ec;
-  for (fs::recursive_directory_iterator it(dir, fs::directory_options::follow_directory_symlink, ec), end; !ec && it != end;
-       it.increment(ec)) {
+  for (fs::recursive_directory_iterator
+           it(dir, fs::directory_options::follow_directory_symlink, ec),
+       end;
+       !ec && it != end; it.increment(ec)) {
     if (it->is_regular_file() && it->path().extension() == ".wav") files.push_back(it->path());
   }
-  if (ec && files.empty()) std::fprintf(stderr, "toneguard-dtmf-compare: %s: %s\n", dir.c_str(), ec.message().c_str());
+  if (ec && files.empty())
+    std::fprintf(stderr, "toneguard-dtmf-compare: %s: %s\n", dir.c_str(), ec.message().c_str());
   std::sort(files.begin(), files.end());
   for (const fs::path& path : files) {
     dsp::wav_result wav = dsp::read_wav_file(path.string());
@@ -469,9 +531,11 @@ talk_off_result run_talk_off(const std::string& dir, const options& opt) {
       continue;
     }
     const std::vector<std::uint8_t> ulaw = ulaw_encode(wav.audio().samples);
-    const std::string tg = keys_of(detect_with_toneguard(ulaw)), sp = keys_of(detect_with_spandsp(ulaw));
+    const std::string tg = keys_of(detect_with_toneguard(ulaw)),
+                      sp = keys_of(detect_with_spandsp(ulaw));
     if (opt.verbose && (!tg.empty() || !sp.empty())) {
-      std::fprintf(stderr, "  talk-off %s: toneguard \"%s\", spandsp \"%s\"\n", path.c_str(), tg.c_str(), sp.c_str());
+      std::fprintf(stderr, "  talk-off %s: toneguard \"%s\", spandsp \"%s\"\n", path.c_str(),
+                   tg.c_str(), sp.c_str());
     }
     result.toneguard_keys += tg;
     result.spandsp_keys += sp;
@@ -482,34 +546,43 @@ talk_off_result run_talk_off(const std::string& dir, const options& opt) {
 }
 
 int digits_0_to_9(const std::string& keys) {
-  return static_cast<int>(std::count_if(keys.begin(), keys.end(), [](char k) { return k >= '0' && k <= '9'; }));
+  return static_cast<int>(
+      std::count_if(keys.begin(), keys.end(), [](char k) { return k >= '0' && k <= '9'; }));
 }
 
 void print_talk_off(const options& opt) {
   if (!opt.json) {
-    std::printf("\n### talk-off (false digits; 0-9 in brackets)\n\n| material | files | minutes | toneguard | spandsp |\n"
-                "|---|---|---|---|---|\n");
+    std::printf(
+        "\n### talk-off (false digits; 0-9 in brackets)\n\n| material | files | minutes | "
+        "toneguard | spandsp |\n"
+        "|---|---|---|---|---|\n");
   }
-  for (const auto& [name, dir] : {std::pair{"speech", opt.speech_dir}, std::pair{"music", opt.music_dir}}) {
+  for (const auto& [name, dir] :
+       {std::pair{"speech", opt.speech_dir}, std::pair{"music", opt.music_dir}}) {
     const talk_off_result r = run_talk_off(dir, opt);
-    const int tg = static_cast<int>(r.toneguard_keys.size()), sp = static_cast<int>(r.spandsp_keys.size());
+    const int tg = static_cast<int>(r.toneguard_keys.size()),
+              sp = static_cast<int>(r.spandsp_keys.size());
     if (opt.json) {
-      std::printf("{\"group\":\"talk-off\",\"condition\":%s,\"dir\":%s,\"files\":%d,\"skipped\":%d,\"minutes\":%.2f,"
-                  "\"toneguard\":{\"false_digits\":%d,\"false_digits_0_9\":%d,\"keys\":%s},"
-                  "\"spandsp\":{\"false_digits\":%d,\"false_digits_0_9\":%d,\"keys\":%s}}\n",
-                  json_string(name).c_str(), json_string(dir).c_str(), r.files, r.skipped, r.minutes, tg,
-                  digits_0_to_9(r.toneguard_keys), json_string(r.toneguard_keys).c_str(), sp,
-                  digits_0_to_9(r.spandsp_keys), json_string(r.spandsp_keys).c_str());
+      std::printf(
+          "{\"group\":\"talk-off\",\"condition\":%s,\"dir\":%s,\"files\":%d,\"skipped\":%d,"
+          "\"minutes\":%.2f,"
+          "\"toneguard\":{\"false_digits\":%d,\"false_digits_0_9\":%d,\"keys\":%s},"
+          "\"spandsp\":{\"false_digits\":%d,\"false_digits_0_9\":%d,\"keys\":%s}}\n",
+          json_string(name).c_str(), json_string(dir).c_str(), r.files, r.skipped, r.minutes, tg,
+          digits_0_to_9(r.toneguard_keys), json_string(r.toneguard_keys).c_str(), sp,
+          digits_0_to_9(r.spandsp_keys), json_string(r.spandsp_keys).c_str());
     } else {
-      std::printf("| %s (%s) | %d | %.1f | %d (%d) | %d (%d) |\n", name, dir.c_str(), r.files, r.minutes, tg,
-                  digits_0_to_9(r.toneguard_keys), sp, digits_0_to_9(r.spandsp_keys));
+      std::printf("| %s (%s) | %d | %.1f | %d (%d) | %d (%d) |\n", name, dir.c_str(), r.files,
+                  r.minutes, tg, digits_0_to_9(r.toneguard_keys), sp,
+                  digits_0_to_9(r.spandsp_keys));
     }
   }
 }
 
 int usage(const char* problem) {
   std::fprintf(stderr,
-               "toneguard-dtmf-compare: %s\nusage: toneguard-dtmf-compare [--json] [--verbose] [--no-talk-off]"
+               "toneguard-dtmf-compare: %s\nusage: toneguard-dtmf-compare [--json] [--verbose] "
+               "[--no-talk-off]"
                " [--trials-scale N] [--speech-dir DIR] [--music-dir DIR]\n",
                problem);
   return 2;
@@ -523,19 +596,25 @@ int main(int argc, char** argv) {
   options opt;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    if (arg == "--json") opt.json = true;
-    else if (arg == "--verbose") opt.verbose = true;
-    else if (arg == "--no-talk-off") opt.talk_off = false;
+    if (arg == "--json")
+      opt.json = true;
+    else if (arg == "--verbose")
+      opt.verbose = true;
+    else if (arg == "--no-talk-off")
+      opt.talk_off = false;
     else if (arg == "--trials-scale" && i + 1 < argc) {
       opt.trials_scale = std::atoi(argv[++i]);
       if (opt.trials_scale < 1) return usage("--trials-scale needs a whole number >= 1");
-    } else if ((arg == "--speech-dir" || arg == "--music-dir") && i + 1 < argc) (arg == "--speech-dir" ? opt.speech_dir : opt.music_dir) = argv[++i];
-    else return usage(("unknown or incomplete argument: " + std::string(arg)).c_str());
+    } else if ((arg == "--speech-dir" || arg == "--music-dir") && i + 1 < argc)
+      (arg == "--speech-dir" ? opt.speech_dir : opt.music_dir) = argv[++i];
+    else
+      return usage(("unknown or incomplete argument: " + std::string(arg)).c_str());
   }
   if (auto error = toneguard::simd::isa_environment_error()) return usage(error->c_str());
   if (!opt.json) {
-    std::printf("## toneguard vs spandsp 0.0.6 DTMF receivers (toneguard ISA: %s; μ-law, 20 ms frames)\n",
-                std::string(toneguard::simd::isa_name(toneguard::simd::active_isa())).c_str());
+    std::printf(
+        "## toneguard vs spandsp 0.0.6 DTMF receivers (toneguard ISA: %s; μ-law, 20 ms frames)\n",
+        std::string(toneguard::simd::isa_name(toneguard::simd::active_isa())).c_str());
   }
   auto [tg, sp] = run_conditions(opt);
   print_timing(opt, tg, sp);

@@ -16,7 +16,8 @@ std::vector<std::uint8_t> ulaw_encode(std::span<const std::int16_t> audio) {
 void toneguard_digit_log::on_dtmf(const dsp::dtmf_event& event) {
   using kind = dsp::dtmf_event::kind;
   if (event.what == kind::digit_start) {
-    digits_.push_back(detected_digit{.key = event.key, .detected_at = event.at_sample, .onset = event.onset_sample});
+    digits_.push_back(detected_digit{
+        .key = event.key, .detected_at = event.at_sample, .onset = event.onset_sample});
     ++started_;
   } else if (event.what == kind::digit_end && !digits_.empty() && digits_.back().ended_at < 0) {
     digits_.back().ended_at = event.at_sample;
@@ -40,7 +41,8 @@ std::vector<detected_digit> detect_with_toneguard(std::span<const std::uint8_t> 
   dsp::dtmf_receiver receiver(settings);
   toneguard_digit_log log;
   for (std::size_t at = 0; at < ulaw.size(); at += frame_samples) {
-    receiver.process_g711(ulaw.subspan(at, std::min(frame_samples, ulaw.size() - at)), /*alaw=*/false, log);
+    receiver.process_g711(ulaw.subspan(at, std::min(frame_samples, ulaw.size() - at)),
+                          /*alaw=*/false, log);
   }
   receiver.flush(log);
   return log.take_digits();

@@ -36,8 +36,8 @@ class toneguard_digit_log final : public dsp::dtmf_listener {
 };
 
 /// Runs a new toneguard receiver over μ-law codes fed in 20 ms frames, then flushes it.
-[[nodiscard]] std::vector<detected_digit> detect_with_toneguard(std::span<const std::uint8_t> ulaw,
-                                                                const dsp::dtmf_receiver_config& config = {});
+[[nodiscard]] std::vector<detected_digit> detect_with_toneguard(
+    std::span<const std::uint8_t> ulaw, const dsp::dtmf_receiver_config& config = {});
 
 /// Runs a new spandsp receiver over the same frames (decoding each to int16), then flushes it.
 [[nodiscard]] std::vector<detected_digit> detect_with_spandsp(std::span<const std::uint8_t> ulaw);

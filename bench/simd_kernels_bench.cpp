@@ -30,15 +30,18 @@ struct kernel_input {
       for (std::size_t j = 0; j < simd::bank_width; ++j) {
         const float v = std::cos(0.05f * static_cast<float>(i * (j + 1)));
         block_rows[i * simd::bank_width + j] = v;
-        block_q12[(i / 2) * 32 + 2 * j + i % 2] = static_cast<std::int16_t>(std::lrint(v * 4096.0f));
+        block_q12[(i / 2) * 32 + 2 * j + i % 2] =
+            static_cast<std::int16_t>(std::lrint(v * 4096.0f));
       }
     }
     for (std::size_t i = 0; i < n; ++i) {
-      floats[i] = 8000.0f * std::sin(0.37f * static_cast<float>(i)) + 3000.0f * std::sin(1.9f * static_cast<float>(i));
+      floats[i] = 8000.0f * std::sin(0.37f * static_cast<float>(i)) +
+                  3000.0f * std::sin(1.9f * static_cast<float>(i));
       pcm[i] = static_cast<std::int16_t>(floats[i]);
       codes[i] = static_cast<std::uint8_t>(i * 37u + 11u);
     }
-    for (std::size_t k = 0; k < basis.size(); ++k) basis[k] = std::cos(0.01f * static_cast<float>(k));
+    for (std::size_t k = 0; k < basis.size(); ++k)
+      basis[k] = std::cos(0.01f * static_cast<float>(k));
   }
 };
 
@@ -50,7 +53,8 @@ void set_rates(benchmark::State& state, std::size_t n, std::size_t input_bytes_p
 
 // A kernel of shape out[i] = f(in[i]).
 template <typename In, typename Out>
-void bench_elementwise(benchmark::State& state, void (*kernel)(const In*, Out*, std::size_t) noexcept,
+void bench_elementwise(benchmark::State& state,
+                       void (*kernel)(const In*, Out*, std::size_t) noexcept,
                        const std::vector<In>& in) {
   std::vector<Out> out(in.size());
   for (auto _ : state) {
@@ -79,15 +83,17 @@ void bench_correlate(benchmark::State& state,
 
 // A G.711 correlate_bank16 kernel, fed in 40-sample blocks as the receiver feeds it.
 void bench_correlate_g711(benchmark::State& state,
-                          void (*kernel)(const std::uint8_t*, std::size_t, const simd::bank16_basis&, std::size_t,
-                                         float*, float*) noexcept,
+                          void (*kernel)(const std::uint8_t*, std::size_t,
+                                         const simd::bank16_basis&, std::size_t, float*,
+                                         float*) noexcept,
                           const kernel_input& in) {
   float acc[simd::bank_width] = {};
   float energy = 0.0f;
   const simd::bank16_basis basis{in.block_rows.data(), in.block_q12.data()};
   for (auto _ : state) {
     for (std::size_t i = 0; i < in.codes.size(); i += 40) {
-      kernel(in.codes.data() + i, std::min<std::size_t>(40, in.codes.size() - i), basis, 0, acc, &energy);
+      kernel(in.codes.data() + i, std::min<std::size_t>(40, in.codes.size() - i), basis, 0, acc,
+             &energy);
     }
     benchmark::DoNotOptimize(acc);
     benchmark::DoNotOptimize(energy);
@@ -98,8 +104,10 @@ void bench_correlate_g711(benchmark::State& state,
 
 template <typename Body>
 void add(const char* kernel, simd::isa target, std::size_t n, Body body) {
-  const std::string name = std::string("BM_") + kernel + "/" + std::string(simd::isa_name(target)) + "/" + std::to_string(n);
-  benchmark::RegisterBenchmark(name.c_str(), [body, n](benchmark::State& state) { body(state, kernel_input(n)); });
+  const std::string name = std::string("BM_") + kernel + "/" + std::string(simd::isa_name(target)) +
+                           "/" + std::to_string(n);
+  benchmark::RegisterBenchmark(
+      name.c_str(), [body, n](benchmark::State& state) { body(state, kernel_input(n)); });
 }
 
 }  // namespace
@@ -113,12 +121,14 @@ void register_simd_kernel_benchmarks() {
       add("correlate_bank16", target, n, [&k](benchmark::State& state, const kernel_input& in) {
         bench_correlate(state, k.correlate_bank16, in.floats, in.basis);
       });
-      add("correlate_bank16_ulaw", target, n, [&k](benchmark::State& state, const kernel_input& in) {
-        bench_correlate_g711(state, k.correlate_bank16_ulaw, in);
-      });
-      add("correlate_bank16_alaw", target, n, [&k](benchmark::State& state, const kernel_input& in) {
-        bench_correlate_g711(state, k.correlate_bank16_alaw, in);
-      });
+      add("correlate_bank16_ulaw", target, n,
+          [&k](benchmark::State& state, const kernel_input& in) {
+            bench_correlate_g711(state, k.correlate_bank16_ulaw, in);
+          });
+      add("correlate_bank16_alaw", target, n,
+          [&k](benchmark::State& state, const kernel_input& in) {
+            bench_correlate_g711(state, k.correlate_bank16_alaw, in);
+          });
       add("sum_squares", target, n, [&k](benchmark::State& state, const kernel_input& in) {
         for (auto _ : state) {
           float energy = k.sum_squares(in.floats.data(), in.floats.size());
@@ -126,20 +136,27 @@ void register_simd_kernel_benchmarks() {
         }
         set_rates(state, in.floats.size(), sizeof(float));
       });
-      add("int16_to_float", target, n,
-          [&k](benchmark::State& state, const kernel_input& in) { bench_elementwise(state, k.int16_to_float, in.pcm); });
-      add("ulaw_decode", target, n,
-          [&k](benchmark::State& state, const kernel_input& in) { bench_elementwise(state, k.ulaw_decode, in.codes); });
-      add("alaw_decode", target, n,
-          [&k](benchmark::State& state, const kernel_input& in) { bench_elementwise(state, k.alaw_decode, in.codes); });
-      add("ulaw_to_float", target, n,
-          [&k](benchmark::State& state, const kernel_input& in) { bench_elementwise(state, k.ulaw_to_float, in.codes); });
-      add("alaw_to_float", target, n,
-          [&k](benchmark::State& state, const kernel_input& in) { bench_elementwise(state, k.alaw_to_float, in.codes); });
-      add("ulaw_encode", target, n,
-          [&k](benchmark::State& state, const kernel_input& in) { bench_elementwise(state, k.ulaw_encode, in.pcm); });
-      add("alaw_encode", target, n,
-          [&k](benchmark::State& state, const kernel_input& in) { bench_elementwise(state, k.alaw_encode, in.pcm); });
+      add("int16_to_float", target, n, [&k](benchmark::State& state, const kernel_input& in) {
+        bench_elementwise(state, k.int16_to_float, in.pcm);
+      });
+      add("ulaw_decode", target, n, [&k](benchmark::State& state, const kernel_input& in) {
+        bench_elementwise(state, k.ulaw_decode, in.codes);
+      });
+      add("alaw_decode", target, n, [&k](benchmark::State& state, const kernel_input& in) {
+        bench_elementwise(state, k.alaw_decode, in.codes);
+      });
+      add("ulaw_to_float", target, n, [&k](benchmark::State& state, const kernel_input& in) {
+        bench_elementwise(state, k.ulaw_to_float, in.codes);
+      });
+      add("alaw_to_float", target, n, [&k](benchmark::State& state, const kernel_input& in) {
+        bench_elementwise(state, k.alaw_to_float, in.codes);
+      });
+      add("ulaw_encode", target, n, [&k](benchmark::State& state, const kernel_input& in) {
+        bench_elementwise(state, k.ulaw_encode, in.pcm);
+      });
+      add("alaw_encode", target, n, [&k](benchmark::State& state, const kernel_input& in) {
+        bench_elementwise(state, k.alaw_encode, in.pcm);
+      });
     }
   }
 }

@@ -1,10 +1,10 @@
 #include "bench/spandsp_dtmf.h"
 
+#include <spandsp.h>
+
 #include <algorithm>
 #include <array>
 #include <stdexcept>
-
-#include <spandsp.h>
 
 #include "toneguard/dsp/g711.h"
 
@@ -25,7 +25,9 @@ struct spandsp_dtmf_receiver::state {
   state(const state&) = delete;
   state& operator=(const state&) = delete;
 
-  [[nodiscard]] bool digit_on() const noexcept { return !digits.empty() && digits.back().ended_at < 0; }
+  [[nodiscard]] bool digit_on() const noexcept {
+    return !digits.empty() && digits.back().ended_at < 0;
+  }
 
   // spandsp calls this from dtmf_rx at the end of the block that confirmed a change: `code` is
   // the new key, or 0 when the tone has gone. Every dtmf_rx call ends at or before a block
@@ -34,7 +36,8 @@ struct spandsp_dtmf_receiver::state {
     auto& self = *static_cast<state*>(user_data);
     if (self.digit_on()) self.digits.back().ended_at = self.position;
     if (code != 0) {
-      self.digits.push_back(detected_digit{.key = static_cast<char>(code), .detected_at = self.position});
+      self.digits.push_back(
+          detected_digit{.key = static_cast<char>(code), .detected_at = self.position});
       ++self.reported;
     }
   }
@@ -55,7 +58,9 @@ spandsp_dtmf_receiver::~spandsp_dtmf_receiver() = default;
 spandsp_dtmf_receiver::spandsp_dtmf_receiver(spandsp_dtmf_receiver&&) noexcept = default;
 spandsp_dtmf_receiver& spandsp_dtmf_receiver::operator=(spandsp_dtmf_receiver&&) noexcept = default;
 
-void spandsp_dtmf_receiver::process(std::span<const std::int16_t> audio) { state_->feed(audio); }
+void spandsp_dtmf_receiver::process(std::span<const std::int16_t> audio) {
+  state_->feed(audio);
+}
 
 void spandsp_dtmf_receiver::process_ulaw(std::span<const std::uint8_t> codes) {
   std::array<std::int16_t, 160> linear;
@@ -81,8 +86,12 @@ std::vector<detected_digit> spandsp_dtmf_receiver::take_digits() {
   return out;
 }
 
-std::int64_t spandsp_dtmf_receiver::digit_count() const noexcept { return state_->reported; }
+std::int64_t spandsp_dtmf_receiver::digit_count() const noexcept {
+  return state_->reported;
+}
 
-std::int64_t spandsp_dtmf_receiver::position() const noexcept { return state_->position; }
+std::int64_t spandsp_dtmf_receiver::position() const noexcept {
+  return state_->position;
+}
 
 }  // namespace toneguard::bench

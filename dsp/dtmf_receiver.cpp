@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <numbers>
 #include <cstring>
+#include <numbers>
 #include <stdexcept>
 
 #include "toneguard/dsp/dtmf.h"
@@ -19,8 +19,9 @@ constexpr int S = dtmf_receiver::block_samples;
 constexpr double rate = dtmf_receiver::sample_rate_hz;
 
 // Bins 0..3 are the rows, 4..7 the columns.
-constexpr std::array<float, 8> bin_hz{dtmf_row_hz[0],    dtmf_row_hz[1],    dtmf_row_hz[2],    dtmf_row_hz[3],
-                                      dtmf_column_hz[0], dtmf_column_hz[1], dtmf_column_hz[2], dtmf_column_hz[3]};
+constexpr std::array<float, 8> bin_hz{dtmf_row_hz[0],    dtmf_row_hz[1],    dtmf_row_hz[2],
+                                      dtmf_row_hz[3],    dtmf_column_hz[0], dtmf_column_hz[1],
+                                      dtmf_column_hz[2], dtmf_column_hz[3]};
 
 // Shared, immutable tables: the bank's basis, and for each row/column pair the inverse Gram
 // matrix of the four basis functions (cos and -sin of both tones over one block), which turns
@@ -28,7 +29,8 @@ constexpr std::array<float, 8> bin_hz{dtmf_row_hz[0],    dtmf_row_hz[1],    dtmf
 struct receiver_tables {
   goertzel_bank bank{bin_hz, S, static_cast<float>(rate)};
   std::array<std::array<float, 16>, 16> inverse_gram{};  // [row*4+column][4x4 row-major]
-  std::array<std::complex<float>, 8> block_rotation{};   // e^{-j w_b S}: nominal phase advance removed
+  std::array<std::complex<float>, 8>
+      block_rotation{};  // e^{-j w_b S}: nominal phase advance removed
 
   receiver_tables() {
     for (int r = 0; r < 4; ++r) {
@@ -37,7 +39,8 @@ struct receiver_tables {
         const double wc = 2 * std::numbers::pi * bin_hz[4 + c] / rate;
         double g[4][8] = {};
         for (int i = 0; i < S; ++i) {
-          const double u[4] = {std::cos(wr * i), -std::sin(wr * i), std::cos(wc * i), -std::sin(wc * i)};
+          const double u[4] = {std::cos(wr * i), -std::sin(wr * i), std::cos(wc * i),
+                               -std::sin(wc * i)};
           for (int a = 0; a < 4; ++a) {
             for (int b = 0; b < 4; ++b) g[a][b] += u[a] * u[b];
           }
@@ -60,7 +63,8 @@ struct receiver_tables {
         }
         auto& m = inverse_gram[static_cast<std::size_t>(r * 4 + c)];
         for (int a = 0; a < 4; ++a) {
-          for (int b = 0; b < 4; ++b) m[static_cast<std::size_t>(a * 4 + b)] = static_cast<float>(g[a][4 + b]);
+          for (int b = 0; b < 4; ++b)
+            m[static_cast<std::size_t>(a * 4 + b)] = static_cast<float>(g[a][4 + b]);
         }
       }
     }
@@ -89,15 +93,18 @@ pair_fit fit_pair(const receiver_tables& t, const float* bins, int r, int c) noe
   const float b[4] = {bins[r], bins[8 + r], bins[4 + c], bins[12 + c]};
   float theta[4];
   for (int a = 0; a < 4; ++a) {
-    theta[a] = m[a * 4 + 0] * b[0] + m[a * 4 + 1] * b[1] + m[a * 4 + 2] * b[2] + m[a * 4 + 3] * b[3];
+    theta[a] =
+        m[a * 4 + 0] * b[0] + m[a * 4 + 1] * b[1] + m[a * 4 + 2] * b[2] + m[a * 4 + 3] * b[3];
   }
-  return {{theta[0], theta[1]}, {theta[2], theta[3]}, theta[0] * b[0] + theta[1] * b[1] + theta[2] * b[2] + theta[3] * b[3]};
+  return {{theta[0], theta[1]},
+          {theta[2], theta[3]},
+          theta[0] * b[0] + theta[1] * b[1] + theta[2] * b[2] + theta[3] * b[3]};
 }
 
 // Phase advance of a tone from one block to the next, nominal advance removed: its angle is
 // 2*pi*(frequency error)*S/rate.
-std::complex<float> phase_advance(const receiver_tables& t, std::complex<float> now, std::complex<float> before,
-                                  int bin) noexcept {
+std::complex<float> phase_advance(const receiver_tables& t, std::complex<float> now,
+                                  std::complex<float> before, int bin) noexcept {
   return now * std::conj(before) * t.block_rotation[static_cast<std::size_t>(bin)];
 }
 
@@ -112,7 +119,9 @@ bool within_angle(std::complex<float> z, float cos2_limit) noexcept {
 constexpr float min_phase_coherence = 0.95f;
 
 // |z| without std::abs's overflow-safe (and slow) hypot: our values are far from overflow.
-inline float magnitude(std::complex<float> z) noexcept { return std::sqrt(std::norm(z)); }
+inline float magnitude(std::complex<float> z) noexcept {
+  return std::sqrt(std::norm(z));
+}
 
 // Energy over one block of the two fitted sines alone, without their beat.
 inline float tone_energy(const pair_fit& fit) noexcept {
@@ -120,15 +129,20 @@ inline float tone_energy(const pair_fit& fit) noexcept {
 }
 
 // By value, so that it compiles to one max instruction (std::max's reference result does not).
-inline float larger(float a, float b) noexcept { return a > b ? a : b; }
+inline float larger(float a, float b) noexcept {
+  return a > b ? a : b;
+}
 
-float ratio_db(float db) { return std::pow(10.0f, db / 10.0f); }
+float ratio_db(float db) {
+  return std::pow(10.0f, db / 10.0f);
+}
 
 }  // namespace
 
 std::optional<std::string> validate(const dtmf_receiver_config& c) {
   auto bad = [](const char* field, float value, const char* rule) {
-    return std::string("dtmf_receiver_config.") + field + " = " + std::to_string(value) + ": " + rule;
+    return std::string("dtmf_receiver_config.") + field + " = " + std::to_string(value) + ": " +
+           rule;
   };
   if (!(c.min_level_dbm0 >= -55.0f && c.min_level_dbm0 <= 0.0f)) {
     return bad("min_level_dbm0", c.min_level_dbm0, "must be in [-55, 0] dBm0");
@@ -154,7 +168,8 @@ std::optional<std::string> validate(const dtmf_receiver_config& c) {
   return std::nullopt;
 }
 
-dtmf_receiver_settings::dtmf_receiver_settings(const dtmf_receiver_config& config) : config_(config) {
+dtmf_receiver_settings::dtmf_receiver_settings(const dtmf_receiver_config& config)
+    : config_(config) {
   if (auto error = validate(config)) throw std::invalid_argument(*error);
   (void)tables();  // built here, never on the packet path
   min_tone_power_ = dbm0_to_power(config.min_level_dbm0);
@@ -165,7 +180,8 @@ dtmf_receiver_settings::dtmf_receiver_settings(const dtmf_receiver_config& confi
   min_on_samples_ = config.min_on_ms * dtmf_receiver::sample_rate_hz / 1000;
   min_off_blocks_ = (config.min_off_ms * dtmf_receiver::sample_rate_hz / 1000 + S - 1) / S;
   for (int b = 0; b < 8; ++b) {
-    const double angle = 2 * std::numbers::pi * config.max_frequency_error * bin_hz[static_cast<std::size_t>(b)] * S / rate;
+    const double angle = 2 * std::numbers::pi * config.max_frequency_error *
+                         bin_hz[static_cast<std::size_t>(b)] * S / rate;
     frequency_cos2_[b] = static_cast<float>(std::cos(angle) * std::cos(angle));
     // A single block pair is noisier than the run's sum: it only has to be roughly right.
     const double loose = std::min(angle * 1.6, std::numbers::pi / 2 * 0.98);
@@ -178,7 +194,10 @@ const dtmf_receiver_settings& default_dtmf_receiver_settings() {
   return defaults;
 }
 
-dtmf_receiver::dtmf_receiver(const dtmf_receiver_settings& settings) noexcept : settings_(&settings) { reset(); }
+dtmf_receiver::dtmf_receiver(const dtmf_receiver_settings& settings) noexcept
+    : settings_(&settings) {
+  reset();
+}
 
 void dtmf_receiver::reset() noexcept {
   std::fill(std::begin(bins_acc_), std::end(bins_acc_), 0.0f);
@@ -203,13 +222,16 @@ void dtmf_receiver::reset() noexcept {
   last_block_fill_ = 1.0f;
 }
 
-char dtmf_receiver::current_key() const noexcept { return digit_key_; }
+char dtmf_receiver::current_key() const noexcept {
+  return digit_key_;
+}
 
 void dtmf_receiver::process(std::span<const float> audio, dtmf_listener& listener) noexcept {
   prefetch_state();
   const auto& bank = tables().bank;
   while (!audio.empty()) {
-    const std::size_t take = std::min<std::size_t>(audio.size(), static_cast<std::size_t>(S - block_fill_));
+    const std::size_t take =
+        std::min<std::size_t>(audio.size(), static_cast<std::size_t>(S - block_fill_));
     bank.accumulate(audio.first(take), block_fill_, bins_acc_, &energy_acc_);
     advance(take, listener);
     audio = audio.subspan(take);
@@ -227,11 +249,13 @@ void dtmf_receiver::process(std::span<const std::int16_t> audio, dtmf_listener& 
   }
 }
 
-void dtmf_receiver::process_g711(std::span<const std::uint8_t> codes, bool alaw, dtmf_listener& listener) noexcept {
+void dtmf_receiver::process_g711(std::span<const std::uint8_t> codes, bool alaw,
+                                 dtmf_listener& listener) noexcept {
   prefetch_state();
   const auto& bank = tables().bank;
   while (!codes.empty()) {
-    const std::size_t take = std::min<std::size_t>(codes.size(), static_cast<std::size_t>(S - block_fill_));
+    const std::size_t take =
+        std::min<std::size_t>(codes.size(), static_cast<std::size_t>(S - block_fill_));
     bank.accumulate_g711(codes.first(take), alaw, block_fill_, bins_acc_, &energy_acc_);
     advance(take, listener);
     codes = codes.subspan(take);
@@ -258,8 +282,8 @@ void dtmf_receiver::flush(dtmf_listener& listener) noexcept {
     digit_key_ = '\0';
     digit_row_ = digit_column_ = -1;
   } else if (suspected_) {
-    listener.on_dtmf({dtmf_event::kind::tone_cleared, dtmf_keys[run_row_][run_column_], run_onset_, position_,
-                      position_});
+    listener.on_dtmf({dtmf_event::kind::tone_cleared, dtmf_keys[run_row_][run_column_], run_onset_,
+                      position_, position_});
   }
   suspected_ = false;
   run_blocks_ = 0;
@@ -285,10 +309,12 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
   // and before the branchy choice of candidates. Maxima without branches: noise makes them
   // unpredictable.
   const float purity_floor = digit_on ? limits.relaxed_purity_ : limits.min_purity_;
-  const float strongest = larger(larger(row_power[0], row_power[1]), larger(row_power[2], row_power[3])) +
-                          larger(larger(col_power[0], col_power[1]), larger(col_power[2], col_power[3]));
-  const bool candidate = energy >= 2.0f * S * (digit_on ? relaxed_floor : limits.min_tone_power_) * 0.5f &&
-                         strongest * (2.0f / S) >= 0.5f * purity_floor * energy;
+  const float strongest =
+      larger(larger(row_power[0], row_power[1]), larger(row_power[2], row_power[3])) +
+      larger(larger(col_power[0], col_power[1]), larger(col_power[2], col_power[3]));
+  const bool candidate =
+      energy >= 2.0f * S * (digit_on ? relaxed_floor : limits.min_tone_power_) * 0.5f &&
+      strongest * (2.0f / S) >= 0.5f * purity_floor * energy;
 
   // The strongest row and column, then the runner-up of each group where it comes close: the
   // other group's tone leaks into neighbouring bins unevenly (by twist), so the pair whose
@@ -307,8 +333,10 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
       first = p[1] > p[0] ? 1 : 0;
       second = 1 - first;
       for (int b = 2; b < 4; ++b) {
-        if (p[b] > p[first]) second = first, first = b;
-        else if (p[b] > p[second]) second = b;
+        if (p[b] > p[first])
+          second = first, first = b;
+        else if (p[b] > p[second])
+          second = b;
       }
     };
     top_two(row_power, row1, row2);
@@ -323,8 +351,10 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
     // A runner-up is tried when it is within 6 dB and its bins could explain enough energy.
     constexpr float close = 0.25f;
     const float needed = 0.5f * purity_floor * energy * (S / 2.0f);
-    if (row_power[row2] > close * row_power[row1] && row_power[row2] + col_power[col1] >= needed) consider(row2, col1);
-    if (col_power[col2] > close * col_power[col1] && row_power[row1] + col_power[col2] >= needed) consider(row1, col2);
+    if (row_power[row2] > close * row_power[row1] && row_power[row2] + col_power[col1] >= needed)
+      consider(row2, col1);
+    if (col_power[col2] > close * col_power[col1] && row_power[row1] + col_power[col2] >= needed)
+      consider(row1, col2);
   }
   const bool digit_pair = digit_on && r == digit_row_ && c == digit_column_;
   const float level_floor = digit_pair ? relaxed_floor : limits.min_tone_power_;
@@ -333,10 +363,11 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
     const float row_power_fit = std::norm(fit.row) * 0.5f;
     const float column_power_fit = std::norm(fit.column) * 0.5f;
     const float twist_slack = digit_pair ? 1.6f : 1.0f;
-    tone_block = row_power_fit >= level_floor && column_power_fit >= level_floor &&
-                 row_power_fit <= column_power_fit * limits.max_normal_twist_ * twist_slack &&
-                 column_power_fit <= row_power_fit * limits.max_reverse_twist_ * twist_slack &&
-                 fit.explained >= (digit_pair ? limits.relaxed_purity_ : limits.min_purity_) * energy;
+    tone_block =
+        row_power_fit >= level_floor && column_power_fit >= level_floor &&
+        row_power_fit <= column_power_fit * limits.max_normal_twist_ * twist_slack &&
+        column_power_fit <= row_power_fit * limits.max_reverse_twist_ * twist_slack &&
+        fit.explained >= (digit_pair ? limits.relaxed_purity_ : limits.min_purity_) * energy;
   }
 
   // Frequency: the phase advance of both tones since the previous block, for the same pair.
@@ -363,13 +394,14 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
       if (off_blocks_ == 0) {
         // The tone stopped in the last tone block (if it was weaker) or early in this one.
         const pair_fit here = fit_pair(t, bins_acc_, digit_row_, digit_column_);
-        const float here_fill =
-            std::min(1.0f, (magnitude(here.row) + magnitude(here.column)) / std::max(digit_amplitude_, 1e-3f));
+        const float here_fill = std::min(1.0f, (magnitude(here.row) + magnitude(here.column)) /
+                                                   std::max(digit_amplitude_, 1e-3f));
         digit_end_ = last_block_fill_ < 0.9f ? block_start - S + std::llround(last_block_fill_ * S)
                                              : block_start + std::llround(here_fill * S);
       }
       if (++off_blocks_ >= limits.min_off_blocks_) {
-        listener.on_dtmf({dtmf_event::kind::digit_end, digit_key_, digit_onset_, digit_end_, position_});
+        listener.on_dtmf(
+            {dtmf_event::kind::digit_end, digit_key_, digit_onset_, digit_end_, position_});
         digit_key_ = '\0';
         digit_row_ = digit_column_ = -1;
         off_blocks_ = 0;
@@ -399,8 +431,8 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
     run_amplitude_ += amplitude;
   } else {
     if (run_blocks_ > 0 && suspected_) {
-      listener.on_dtmf({dtmf_event::kind::tone_cleared, dtmf_keys[run_row_][run_column_], run_onset_,
-                        block_start, position_});
+      listener.on_dtmf({dtmf_event::kind::tone_cleared, dtmf_keys[run_row_][run_column_],
+                        run_onset_, block_start, position_});
     }
     suspected_ = false;
     run_blocks_ = 0;
@@ -416,13 +448,15 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
       // Both the tone's fitted amplitude there and the block's energy bound it; the smaller
       // wins (energy also counts whatever preceded the tone, the fit can overshoot).
       const pair_fit before = fit_pair(t, prev_bins_, r, c);
-      const float fill = std::min({1.0f, (magnitude(before.row) + magnitude(before.column)) / std::max(amplitude, 1e-3f),
-                                   prev_energy_ / std::max(tone_energy(fit), 1e-3f)});
+      const float fill = std::min(
+          {1.0f, (magnitude(before.row) + magnitude(before.column)) / std::max(amplitude, 1e-3f),
+           prev_energy_ / std::max(tone_energy(fit), 1e-3f)});
       run_onset_ = block_start - std::llround(fill * S);
       run_starts_in_first_block_ = fill < 0.1f;
       if (!digit_pair) {
         suspected_ = true;
-        listener.on_dtmf({dtmf_event::kind::tone_suspected, dtmf_keys[r][c], run_onset_, -1, position_});
+        listener.on_dtmf(
+            {dtmf_event::kind::tone_suspected, dtmf_keys[r][c], run_onset_, -1, position_});
       }
     }
   }
@@ -430,12 +464,15 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
   // Commit: long enough, both tones' mean frequency error within tolerance, and steady: the
   // block-to-block phase advances agree (a tone has one frequency; a glide or a voice does not).
   auto steady = [](std::complex<float> sum, float sum_of_magnitudes) {
-    return std::norm(sum) >= min_phase_coherence * min_phase_coherence * sum_of_magnitudes * sum_of_magnitudes;
+    return std::norm(sum) >=
+           min_phase_coherence * min_phase_coherence * sum_of_magnitudes * sum_of_magnitudes;
   };
   // The tone may stop inside this block (which can still pass as a tone block when it is
   // mostly filled): count only the part its amplitude says it fills.
-  const float fill_now = run_blocks_ > 0 ? amplitude * run_blocks_ / std::max(run_amplitude_, 1e-3f) : 0.0f;
-  const std::int64_t tone_end = fill_now >= 0.9f ? position_ : block_start + std::llround(fill_now * S);
+  const float fill_now =
+      run_blocks_ > 0 ? amplitude * run_blocks_ / std::max(run_amplitude_, 1e-3f) : 0.0f;
+  const std::int64_t tone_end =
+      fill_now >= 0.9f ? position_ : block_start + std::llround(fill_now * S);
   if (run_blocks_ >= 2 && suspected_ && tone_end - run_onset_ >= limits.min_on_samples_ &&
       within_angle(run_row_phase_, limits.frequency_cos2_[run_row_]) &&
       within_angle(run_column_phase_, limits.frequency_cos2_[4 + run_column_]) &&
@@ -454,7 +491,8 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
     suspected_ = false;
     listener.on_dtmf({dtmf_event::kind::digit_start, digit_key_, digit_onset_, -1, position_});
   }
-  if (digit_key_ != '\0' && run_blocks_ > 0 && run_row_ == digit_row_ && run_column_ == digit_column_) {
+  if (digit_key_ != '\0' && run_blocks_ > 0 && run_row_ == digit_row_ &&
+      run_column_ == digit_column_) {
     // Track the digit's level as it goes so that its end is placed against its own amplitude.
     digit_amplitude_ = run_amplitude_ / run_blocks_;
   }

@@ -6,7 +6,8 @@
 
 namespace toneguard::dsp {
 
-void g711_decode(g711_law law, std::span<const std::uint8_t> in, std::span<std::int16_t> out) noexcept {
+void g711_decode(g711_law law, std::span<const std::uint8_t> in,
+                 std::span<std::int16_t> out) noexcept {
   assert(out.size() >= in.size());
   const auto& k = simd::kernels();
   (law == g711_law::ulaw ? k.ulaw_decode : k.alaw_decode)(in.data(), out.data(), in.size());
@@ -18,7 +19,8 @@ void g711_decode(g711_law law, std::span<const std::uint8_t> in, std::span<float
   (law == g711_law::ulaw ? k.ulaw_to_float : k.alaw_to_float)(in.data(), out.data(), in.size());
 }
 
-void g711_encode(g711_law law, std::span<const std::int16_t> in, std::span<std::uint8_t> out) noexcept {
+void g711_encode(g711_law law, std::span<const std::int16_t> in,
+                 std::span<std::uint8_t> out) noexcept {
   assert(out.size() >= in.size());
   const auto& k = simd::kernels();
   (law == g711_law::ulaw ? k.ulaw_encode : k.alaw_encode)(in.data(), out.data(), in.size());

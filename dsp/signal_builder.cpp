@@ -21,8 +21,8 @@ signal_builder& signal_builder::silence(double ms) {
   return *this;
 }
 
-signal_builder& signal_builder::dual_tone(float f1_hz, float level1_dbm0, float f2_hz, float level2_dbm0,
-                                          double ms) {
+signal_builder& signal_builder::dual_tone(float f1_hz, float level1_dbm0, float f2_hz,
+                                          float level2_dbm0, double ms) {
   const std::size_t start = audio_.size();
   audio_.resize(start + samples_for_ms(ms), 0.0f);
   std::span<float> piece(audio_.data() + start, audio_.size() - start);
@@ -34,9 +34,11 @@ signal_builder& signal_builder::dual_tone(float f1_hz, float level1_dbm0, float 
 
 signal_builder& signal_builder::dtmf(char key, double ms, const dtmf_tone_spec& spec) {
   const auto tones = dtmf_tones(key);
-  if (!tones) throw std::invalid_argument(std::string("signal_builder::dtmf: not a DTMF key: '") + key + "'");
+  if (!tones)
+    throw std::invalid_argument(std::string("signal_builder::dtmf: not a DTMF key: '") + key + "'");
   return dual_tone(tones->row_hz * (1.0f + spec.row_deviation), spec.level_dbm0 + spec.twist_db / 2,
-                   tones->column_hz * (1.0f + spec.column_deviation), spec.level_dbm0 - spec.twist_db / 2, ms);
+                   tones->column_hz * (1.0f + spec.column_deviation),
+                   spec.level_dbm0 - spec.twist_db / 2, ms);
 }
 
 signal_builder& signal_builder::tone(float frequency_hz, double ms, float level_dbm0) {

@@ -16,10 +16,12 @@ struct tone_generator::liquid_nco {
   liquid_nco& operator=(const liquid_nco&) = delete;
 };
 
-tone_generator::tone_generator(float frequency_hz, float peak, float sample_rate_hz, float phase_rad)
+tone_generator::tone_generator(float frequency_hz, float peak, float sample_rate_hz,
+                               float phase_rad)
     : peak_(peak) {
   if (!(sample_rate_hz > 0.0f)) {
-    throw std::invalid_argument("tone_generator: sample_rate_hz must be > 0, got " + std::to_string(sample_rate_hz));
+    throw std::invalid_argument("tone_generator: sample_rate_hz must be > 0, got " +
+                                std::to_string(sample_rate_hz));
   }
   if (!(frequency_hz > 0.0f && frequency_hz < sample_rate_hz / 2)) {
     throw std::invalid_argument("tone_generator: frequency_hz must be in (0, rate/2), got " +
@@ -27,7 +29,8 @@ tone_generator::tone_generator(float frequency_hz, float peak, float sample_rate
   }
   // LIQUID_VCO computes sin/cos exactly rather than from a table: test tones stay clean.
   nco_ = std::make_unique<liquid_nco>(nco_crcf_create(LIQUID_VCO));
-  nco_crcf_set_frequency(nco_->handle, 2.0f * std::numbers::pi_v<float> * frequency_hz / sample_rate_hz);
+  nco_crcf_set_frequency(nco_->handle,
+                         2.0f * std::numbers::pi_v<float> * frequency_hz / sample_rate_hz);
   nco_crcf_set_phase(nco_->handle, phase_rad);
 }
 

@@ -30,7 +30,8 @@ constexpr std::int16_t ulaw_decode(std::uint8_t code) noexcept {
   const int exponent = (inverted >> 4) & 0x07;
   const int mantissa = inverted & 0x0F;
   const int step = 4 << (exponent + 1);
-  return static_cast<std::int16_t>(sign * ((0x80 << exponent) + step * mantissa + step / 2 - 4 * 33));
+  return static_cast<std::int16_t>(sign *
+                                   ((0x80 << exponent) + step * mantissa + step / 2 - 4 * 33));
 }
 
 constexpr std::uint8_t alaw_encode(std::int16_t linear) noexcept {
@@ -62,7 +63,8 @@ constexpr std::int16_t alaw_decode(std::uint8_t code) noexcept {
 template <std::int16_t (*decode)(std::uint8_t)>
 constexpr std::array<float, 256> float_table() noexcept {
   std::array<float, 256> t{};
-  for (int c = 0; c < 256; ++c) t[static_cast<std::size_t>(c)] = decode(static_cast<std::uint8_t>(c));
+  for (int c = 0; c < 256; ++c)
+    t[static_cast<std::size_t>(c)] = decode(static_cast<std::uint8_t>(c));
   return t;
 }
 inline constexpr std::array<float, 256> ulaw_floats = float_table<ulaw_decode>();

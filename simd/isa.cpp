@@ -66,10 +66,14 @@ const isa_list& detected() noexcept {
 
 std::string_view isa_name(isa target) noexcept {
   switch (target) {
-    case isa::scalar: return "scalar";
-    case isa::avx2: return "avx2";
-    case isa::avx512: return "avx512";
-    case isa::neon: return "neon";
+    case isa::scalar:
+      return "scalar";
+    case isa::avx2:
+      return "avx2";
+    case isa::avx512:
+      return "avx512";
+    case isa::neon:
+      return "neon";
   }
   return "unknown";
 }

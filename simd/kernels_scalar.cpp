@@ -7,7 +7,8 @@
 namespace toneguard::simd::scalar_impl {
 namespace {
 
-void correlate_bank16(const float* x, std::size_t n, const float* basis, float* acc, float* energy) noexcept {
+void correlate_bank16(const float* x, std::size_t n, const float* basis, float* acc,
+                      float* energy) noexcept {
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t j = 0; j < bank_width; ++j) acc[j] += x[i] * basis[bank_width * i + j];
     *energy += x[i] * x[i];
@@ -15,8 +16,8 @@ void correlate_bank16(const float* x, std::size_t n, const float* basis, float* 
 }
 
 template <const std::array<float, 256>& table>
-void correlate_bank16_g711(const std::uint8_t* codes, std::size_t n, const bank16_basis& basis, std::size_t first,
-                           float* acc, float* energy) noexcept {
+void correlate_bank16_g711(const std::uint8_t* codes, std::size_t n, const bank16_basis& basis,
+                           std::size_t first, float* acc, float* energy) noexcept {
   const float* rows = basis.rows + bank_width * first;
   for (std::size_t i = 0; i < n; ++i) {
     const float x = table[codes[i]];

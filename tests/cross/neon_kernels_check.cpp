@@ -55,26 +55,32 @@ int main() {
       scalar->correlate_bank16(x.data() + offset, n, basis.data() + offset * bank_width, a, &ea);
       neon->correlate_bank16(x.data() + offset, n, basis.data() + offset * bank_width, b, &eb);
       bool ok = std::fabs(ea - eb) <= 1e-5f * (std::fabs(ea) + 1.0f);
-      for (std::size_t j = 0; j < bank_width; ++j) ok = ok && std::fabs(a[j] - b[j]) <= 1e-3f * (20000.0f * float(n) + 1.0f) * 1e-2f;
+      for (std::size_t j = 0; j < bank_width; ++j)
+        ok = ok && std::fabs(a[j] - b[j]) <= 1e-3f * (20000.0f * float(n) + 1.0f) * 1e-2f;
       check(ok, "correlate_bank16", n, offset);
 
       if (offset + n <= 64 && n <= bank16_max_run) {
         std::vector<std::int16_t> q12(32 * 32, 0);
         for (std::size_t i = 0; i < offset + n; ++i)
           for (std::size_t j = 0; j < bank_width; ++j)
-            q12[(i / 2) * 32 + 2 * j + i % 2] = static_cast<std::int16_t>(std::lrint(basis[i * bank_width + j] * 4096.0f));
+            q12[(i / 2) * 32 + 2 * j + i % 2] =
+                static_cast<std::int16_t>(std::lrint(basis[i * bank_width + j] * 4096.0f));
         const bank16_basis both{basis.data(), q12.data()};
         for (int law = 0; law < 2; ++law) {
           float c[bank_width] = {}, d[bank_width] = {}, ec = 0, ed = 0;
-          (law ? scalar->correlate_bank16_alaw : scalar->correlate_bank16_ulaw)(codes.data() + offset, n, both, offset, c, &ec);
-          (law ? neon->correlate_bank16_alaw : neon->correlate_bank16_ulaw)(codes.data() + offset, n, both, offset, d, &ed);
+          (law ? scalar->correlate_bank16_alaw : scalar->correlate_bank16_ulaw)(
+              codes.data() + offset, n, both, offset, c, &ec);
+          (law ? neon->correlate_bank16_alaw : neon->correlate_bank16_ulaw)(
+              codes.data() + offset, n, both, offset, d, &ed);
           bool same = std::fabs(ec - ed) <= 1e-5f * (std::fabs(ec) + 1.0f);
-          for (std::size_t j = 0; j < bank_width; ++j) same = same && std::fabs(c[j] - d[j]) <= 1e-5f * 32768.0f * float(n + 1);
+          for (std::size_t j = 0; j < bank_width; ++j)
+            same = same && std::fabs(c[j] - d[j]) <= 1e-5f * 32768.0f * float(n + 1);
           check(same, law ? "correlate_bank16_alaw" : "correlate_bank16_ulaw", n, offset);
         }
       }
 
-      const float sa = scalar->sum_squares(x.data() + offset, n), sb = neon->sum_squares(x.data() + offset, n);
+      const float sa = scalar->sum_squares(x.data() + offset, n),
+                  sb = neon->sum_squares(x.data() + offset, n);
       check(std::fabs(sa - sb) <= 1e-5f * (sa + 1.0f), "sum_squares", n, offset);
 
       std::vector<float> fa(n + 1, -1.0f), fb(n + 1, -1.0f);
@@ -105,7 +111,8 @@ int main() {
   }
   // Every 16-bit input through both encoders, every code through both decoders.
   std::vector<std::int16_t> all(65536);
-  for (int i = 0; i < 65536; ++i) all[static_cast<std::size_t>(i)] = static_cast<std::int16_t>(i - 32768);
+  for (int i = 0; i < 65536; ++i)
+    all[static_cast<std::size_t>(i)] = static_cast<std::int16_t>(i - 32768);
   std::vector<std::uint8_t> ea(65536), eb(65536);
   scalar->ulaw_encode(all.data(), ea.data(), all.size());
   neon->ulaw_encode(all.data(), eb.data(), all.size());

@@ -19,7 +19,8 @@ using testing::receive;
 
 // One key in silence, starting at a seed-dependent offset so that the tone falls at every
 // position relative to the receiver's 5 ms blocks. Returns the onset in samples.
-std::size_t one_key(signal_builder& b, char key, double ms, const dtmf_tone_spec& spec, std::uint32_t seed) {
+std::size_t one_key(signal_builder& b, char key, double ms, const dtmf_tone_spec& spec,
+                    std::uint32_t seed) {
   std::mt19937 rng(seed);
   b.silence(20.0 + std::uniform_real_distribution<double>(0.0, 10.0)(rng));
   const std::size_t onset = b.size();
@@ -33,10 +34,11 @@ void expect_every_key_detected(double ms, const dtmf_tone_spec& spec, float nois
     for (std::uint32_t seed = 0; seed < 4; ++seed) {
       signal_builder b;
       one_key(b, key, ms, spec, seed * 31 + static_cast<std::uint32_t>(key));
-      if (noise_dbm0 > -100.0f) b.add_white_noise(noise_dbm0, seed + 1000u * static_cast<std::uint32_t>(key));
+      if (noise_dbm0 > -100.0f)
+        b.add_white_noise(noise_dbm0, seed + 1000u * static_cast<std::uint32_t>(key));
       EXPECT_EQ(receive(b.audio()).keys(), std::string(1, key))
-          << "key " << key << " seed " << seed << " level " << spec.level_dbm0 << " twist " << spec.twist_db
-          << " dev " << spec.row_deviation << "/" << spec.column_deviation;
+          << "key " << key << " seed " << seed << " level " << spec.level_dbm0 << " twist "
+          << spec.twist_db << " dev " << spec.row_deviation << "/" << spec.column_deviation;
     }
   }
 }
@@ -47,14 +49,15 @@ void expect_every_key_rejected(double ms, const dtmf_tone_spec& spec) {
       signal_builder b;
       one_key(b, key, ms, spec, seed * 31 + static_cast<std::uint32_t>(key));
       EXPECT_EQ(receive(b.audio()).keys(), "")
-          << "key " << key << " seed " << seed << " ms " << ms << " dev " << spec.row_deviation << "/"
-          << spec.column_deviation;
+          << "key " << key << " seed " << seed << " ms " << ms << " dev " << spec.row_deviation
+          << "/" << spec.column_deviation;
     }
   }
 }
 
 TEST(dtmf_receiver, detects_every_key_at_0_to_minus_25_dbm0_per_tone) {
-  for (float level : {0.0f, -5.0f, -10.0f, -15.0f, -20.0f, -25.0f}) expect_every_key_detected(50, {level});
+  for (float level : {0.0f, -5.0f, -10.0f, -15.0f, -20.0f, -25.0f})
+    expect_every_key_detected(50, {level});
 }
 
 TEST(dtmf_receiver, detects_with_1_5_percent_deviation_on_either_or_both_tones) {
@@ -104,7 +107,9 @@ TEST(dtmf_receiver, rejects_tones_shorter_than_20_ms) {
   for (double ms : {10.0, 15.0, 19.0}) expect_every_key_rejected(ms, {-10.0f});
 }
 
-TEST(dtmf_receiver, rejects_22_ms_tones_as_att_asks) { expect_every_key_rejected(22, {-10.0f}); }
+TEST(dtmf_receiver, rejects_22_ms_tones_as_att_asks) {
+  expect_every_key_rejected(22, {-10.0f});
+}
 
 TEST(dtmf_receiver, rejects_single_tones) {
   for (float f : {697.0f, 770.0f, 852.0f, 941.0f, 1209.0f, 1336.0f, 1477.0f, 1633.0f}) {
@@ -116,12 +121,18 @@ TEST(dtmf_receiver, rejects_single_tones) {
   }
 }
 
-TEST(dtmf_receiver, rejects_tones_at_or_below_minus_55_dbm0) { expect_every_key_rejected(60, {-55.0f}); }
+TEST(dtmf_receiver, rejects_tones_at_or_below_minus_55_dbm0) {
+  expect_every_key_rejected(60, {-55.0f});
+}
 
 TEST(dtmf_receiver, ten_ms_interruption_inside_a_digit_does_not_split_it) {
   for (int offset = 0; offset < 40; offset += 3) {
     signal_builder b;
-    b.silence(20).dtmf('5', 45.0 + offset * 0.125, {-10.0f}).silence(10).dtmf('5', 60, {-10.0f}).silence(60);
+    b.silence(20)
+        .dtmf('5', 45.0 + offset * 0.125, {-10.0f})
+        .silence(10)
+        .dtmf('5', 60, {-10.0f})
+        .silence(60);
     EXPECT_EQ(receive(b.audio()).keys(), "5") << "offset " << offset;
   }
 }
@@ -129,7 +140,11 @@ TEST(dtmf_receiver, ten_ms_interruption_inside_a_digit_does_not_split_it) {
 TEST(dtmf_receiver, forty_ms_pause_splits_digits) {
   for (int offset = 0; offset < 40; offset += 3) {
     signal_builder b;
-    b.silence(20).dtmf('5', 45.0 + offset * 0.125, {-10.0f}).silence(40).dtmf('5', 45, {-10.0f}).silence(60);
+    b.silence(20)
+        .dtmf('5', 45.0 + offset * 0.125, {-10.0f})
+        .silence(40)
+        .dtmf('5', 45, {-10.0f})
+        .silence(60);
     EXPECT_EQ(receive(b.audio()).keys(), "55") << "offset " << offset;
   }
 }
@@ -146,7 +161,8 @@ TEST(dtmf_receiver, reports_within_40_ms_of_onset_median_and_estimates_onset_wit
       ASSERT_EQ(log.digits.size(), 1u) << key;
       const auto& d = log.digits.front();
       EXPECT_NEAR(static_cast<double>(d.onset - onset) / 8.0, 0.0, 5.0) << key << " seed " << seed;
-      EXPECT_NEAR(static_cast<double>(d.end - static_cast<std::int64_t>(end)) / 8.0, 0.0, 5.0) << key;
+      EXPECT_NEAR(static_cast<double>(d.end - static_cast<std::int64_t>(end)) / 8.0, 0.0, 5.0)
+          << key;
       latency_ms.push_back(static_cast<double>(d.detected - onset) / 8.0);
       (void)tones;
     }
@@ -218,7 +234,9 @@ TEST(dtmf_receiver, int16_and_g711_input_give_the_same_digits_as_float) {
   }
 }
 
-TEST(dtmf_receiver, state_per_channel_is_at_most_512_bytes) { EXPECT_LE(sizeof(dtmf_receiver), 512u); }
+TEST(dtmf_receiver, state_per_channel_is_at_most_512_bytes) {
+  EXPECT_LE(sizeof(dtmf_receiver), 512u);
+}
 
 TEST(dtmf_receiver, rejects_bad_configuration_naming_the_field) {
   dtmf_receiver_config c;

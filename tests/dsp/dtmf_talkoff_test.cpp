@@ -24,7 +24,8 @@ talkoff_result run_talkoff(const std::filesystem::path& dir) {
   talkoff_result result;
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".wav") files.push_back(entry.path());
+    if (entry.is_regular_file() && entry.path().extension() == ".wav")
+      files.push_back(entry.path());
   }
   std::sort(files.begin(), files.end());
   for (const auto& path : files) {
@@ -57,8 +58,8 @@ void expect_no_talkoff(const char* dir, double min_minutes) {
   EXPECT_GE(r.minutes, min_minutes) << "too little audio found in " << dir;
   std::string all;
   for (const auto& f : r.false_digits) all += f + "\n";
-  EXPECT_TRUE(r.false_digits.empty()) << r.false_digits.size() << " false digits in " << r.files << " files ("
-                                      << r.minutes << " min):\n"
+  EXPECT_TRUE(r.false_digits.empty()) << r.false_digits.size() << " false digits in " << r.files
+                                      << " files (" << r.minutes << " min):\n"
                                       << all;
   ::testing::Test::RecordProperty("files", r.files);
   ::testing::Test::RecordProperty("minutes", std::to_string(r.minutes));
@@ -68,7 +69,9 @@ TEST(dtmf_talkoff, no_digit_from_any_english_speech_recording) {
   expect_no_talkoff(TONEGUARD_SOUNDS_DIR, 20.0);
 }
 
-TEST(dtmf_talkoff, no_digit_from_music) { expect_no_talkoff(TONEGUARD_MUSIC_DIR, 10.0); }
+TEST(dtmf_talkoff, no_digit_from_music) {
+  expect_no_talkoff(TONEGUARD_MUSIC_DIR, 10.0);
+}
 
 }  // namespace
 }  // namespace toneguard::dsp

@@ -21,7 +21,8 @@ class event_log : public dtmf_listener {
  public:
   void on_dtmf(const dtmf_event& e) override {
     events.push_back(e);
-    if (e.what == dtmf_event::kind::digit_start) digits.push_back({e.key, e.onset_sample, -1, e.at_sample});
+    if (e.what == dtmf_event::kind::digit_start)
+      digits.push_back({e.key, e.onset_sample, -1, e.at_sample});
     if (e.what == dtmf_event::kind::digit_end && !digits.empty()) digits.back().end = e.end_sample;
   }
   [[nodiscard]] std::string keys() const {

@@ -2,14 +2,14 @@
 
 #include "toneguard/dsp/goertzel_bank.h"
 
-#include "toneguard/dsp/g711.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <numbers>
 #include <random>
 #include <vector>
+
+#include "toneguard/dsp/g711.h"
 
 namespace toneguard::dsp {
 namespace {
@@ -58,13 +58,15 @@ TEST(goertzel_bank, a_block_fed_in_pieces_equals_the_whole_block) {
   const std::vector<float> freqs{1000, 2000};
   goertzel_bank bank(freqs, 160);
   std::vector<float> x(160);
-  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::sin(0.3 * static_cast<double>(i)) * 1000);
+  for (std::size_t i = 0; i < x.size(); ++i)
+    x[i] = static_cast<float>(std::sin(0.3 * static_cast<double>(i)) * 1000);
   float whole[16] = {}, pieces[16] = {};
   float whole_energy = 0, pieces_energy = 0;
   bank.accumulate(x, 0, whole, &whole_energy);
   int offset = 0;
   for (int len : {1, 7, 32, 39, 81}) {
-    bank.accumulate(std::span<const float>(x).subspan(static_cast<std::size_t>(offset), static_cast<std::size_t>(len)),
+    bank.accumulate(std::span<const float>(x).subspan(static_cast<std::size_t>(offset),
+                                                      static_cast<std::size_t>(len)),
                     offset, pieces, &pieces_energy);
     offset += len;
   }
@@ -80,7 +82,8 @@ TEST(goertzel_bank, g711_codes_give_the_same_bins_as_their_decoded_samples) {
   goertzel_bank bank(freqs, 40);
   for (bool alaw : {false, true}) {
     std::vector<std::uint8_t> codes(40);
-    for (std::size_t i = 0; i < codes.size(); ++i) codes[i] = static_cast<std::uint8_t>(i * 37 + 11);
+    for (std::size_t i = 0; i < codes.size(); ++i)
+      codes[i] = static_cast<std::uint8_t>(i * 37 + 11);
     std::vector<float> decoded(codes.size());
     g711_decode(alaw ? g711_law::alaw : g711_law::ulaw, codes, decoded);
     float from_codes[16] = {}, from_floats[16] = {};

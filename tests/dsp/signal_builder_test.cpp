@@ -24,7 +24,9 @@ double mean_square(std::span<const float> x) {
 // Power of x at one frequency (single DFT bin), as a fraction of x's total power.
 double share_at(std::span<const float> x, double hz) {
   std::complex<double> acc;
-  for (std::size_t i = 0; i < x.size(); ++i) acc += static_cast<double>(x[i]) * std::polar(1.0, -2 * std::numbers::pi * hz * static_cast<double>(i) / 8000);
+  for (std::size_t i = 0; i < x.size(); ++i)
+    acc += static_cast<double>(x[i]) *
+           std::polar(1.0, -2 * std::numbers::pi * hz * static_cast<double>(i) / 8000);
   return 2 * std::norm(acc) / static_cast<double>(x.size() * x.size()) / mean_square(x);
 }
 

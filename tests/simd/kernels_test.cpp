@@ -179,14 +179,16 @@ class kernels : public ::testing::TestWithParam<isa> {
 TEST_P(kernels, correlate_bank16_matches_scalar) {
   expect_correlation_matches_scalar(&kernel_table::correlate_bank16);
 }
-// The G.711 correlators take runs of at most bank16_max_run samples anywhere in a block, and may use the
-// Q12 form of the basis: they must match the scalar float reference within float summation
+// The G.711 correlators take runs of at most bank16_max_run samples anywhere in a block, and may
+// use the Q12 form of the basis: they must match the scalar float reference within float summation
 // error plus the Q12 rounding (half a unit of 1/4096 per basis value).
 void expect_g711_correlation_matches_scalar(
     const kernel_table& target, const kernel_table& scalar,
-    void (*kernel_table::*kernel)(const std::uint8_t*, std::size_t, const toneguard::simd::bank16_basis&,
-                                  std::size_t, float*, float*) noexcept,
-    void (*kernel_table::*decode)(const std::uint8_t*, float*, std::size_t) noexcept, std::mt19937& rng) {
+    void (*kernel_table::*kernel)(const std::uint8_t*, std::size_t,
+                                  const toneguard::simd::bank16_basis&, std::size_t, float*,
+                                  float*) noexcept,
+    void (*kernel_table::*decode)(const std::uint8_t*, float*, std::size_t) noexcept,
+    std::mt19937& rng) {
   constexpr std::size_t block = 2 * toneguard::simd::bank16_max_run;
   std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
   std::vector<float> rows(block * bank_width);
@@ -194,7 +196,8 @@ void expect_g711_correlation_matches_scalar(
   std::vector<std::int16_t> q12(block / 2 * 2 * bank_width);
   for (std::size_t i = 0; i < block; ++i) {
     for (std::size_t j = 0; j < bank_width; ++j) {
-      q12[(i / 2) * 32 + 2 * j + i % 2] = static_cast<std::int16_t>(std::lrint(rows[i * bank_width + j] * 4096.0f));
+      q12[(i / 2) * 32 + 2 * j + i % 2] =
+          static_cast<std::int16_t>(std::lrint(rows[i * bank_width + j] * 4096.0f));
     }
   }
   const toneguard::simd::bank16_basis basis{rows.data(), q12.data()};
@@ -225,12 +228,14 @@ void expect_g711_correlation_matches_scalar(
             magnitude += std::fabs(double(x[i]) * rows[(first + i) * bank_width + j]);
             rounding += std::fabs(double(x[i])) * 0.5 / 4096.0;
           }
-          EXPECT_NEAR(actual[j + 1], expected[j + 1], summation_tolerance(n + 1, magnitude) + rounding)
+          EXPECT_NEAR(actual[j + 1], expected[j + 1],
+                      summation_tolerance(n + 1, magnitude) + rounding)
               << at << " j=" << j;
         }
         double energy_magnitude = 250.0;
         for (float v : x) energy_magnitude += double(v) * v;
-        EXPECT_NEAR(actual_energy, expected_energy, summation_tolerance(n + 1, energy_magnitude)) << at;
+        EXPECT_NEAR(actual_energy, expected_energy, summation_tolerance(n + 1, energy_magnitude))
+            << at;
         EXPECT_EQ(actual.front(), guard_value<float>()) << at;
         EXPECT_EQ(actual.back(), guard_value<float>()) << at;
       }

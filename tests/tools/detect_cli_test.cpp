@@ -1,17 +1,17 @@
 // toneguard-detect as a user runs it: real files in a temporary directory, the real binary.
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <memory>
 #include <limits>
-#include <unistd.h>
-#include <algorithm>
+#include <memory>
 #include <string>
-#include <sys/wait.h>
 
 #include "toneguard/dsp/signal_builder.h"
 #include "toneguard/dsp/wav.h"
@@ -28,8 +28,10 @@ struct run_result {
 };
 
 run_result run_detect(const std::string& args, const std::string& environment = "") {
-  const fs::path err_file = fs::temp_directory_path() / ("tg_detect_err_" + std::to_string(::getpid()));
-  const std::string cmd = environment + " " + std::string(TONEGUARD_BIN_DIR) + "/toneguard-detect " + args + " 2>" + err_file.string();
+  const fs::path err_file =
+      fs::temp_directory_path() / ("tg_detect_err_" + std::to_string(::getpid()));
+  const std::string cmd = environment + " " + std::string(TONEGUARD_BIN_DIR) +
+                          "/toneguard-detect " + args + " 2>" + err_file.string();
   run_result r{};
   FILE* pipe = ::popen(cmd.c_str(), "r");
   if (pipe == nullptr) return {-1, "", "popen failed"};
@@ -83,7 +85,8 @@ TEST_F(detect_cli, json_gives_one_object_per_digit_with_times) {
   const auto r = run_detect("--json " + path);
   ASSERT_EQ(r.status, 0) << r.err;
   ASSERT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
-  const std::string expected_start = "{\"file\": \"" + path + "\", \"digit\": \"5\", \"start_ms\": ";
+  const std::string expected_start =
+      "{\"file\": \"" + path + "\", \"digit\": \"5\", \"start_ms\": ";
   ASSERT_EQ(r.out.rfind(expected_start, 0), 0u) << r.out;
   EXPECT_EQ(r.out.substr(r.out.size() - 2), "}\n");
   const double start = number_after(r.out, "\"start_ms\": ");
@@ -116,20 +119,23 @@ TEST_F(detect_cli, bad_files_are_named_on_stderr_and_the_others_still_processed)
   const auto truncated = (dir_ / "short.wav").string();
   {
     auto bytes = dsp::encode_wav(8000, b.pcm16());
-    std::ofstream(truncated, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), 100);
+    std::ofstream(truncated, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), 100);
   }
   const auto stereo = (dir_ / "stereo.wav").string();
   {
     auto bytes = dsp::encode_wav(8000, b.pcm16());
     bytes[22] = 2;  // channel count in the fmt chunk
-    std::ofstream(stereo, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
+    std::ofstream(stereo, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
   }
   const auto missing = (dir_ / "missing.wav").string();
   const auto r = run_detect(not_wav + " " + good + " " + truncated + " " + stereo + " " + missing);
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(r.out, good + ": 7\n");
   for (const auto& f : {not_wav, truncated, stereo, missing}) {
-    EXPECT_NE(r.err.find(f + ": "), std::string::npos) << "no message for " << f << " in:\n" << r.err;
+    EXPECT_NE(r.err.find(f + ": "), std::string::npos) << "no message for " << f << " in:\n"
+                                                       << r.err;
   }
   EXPECT_NE(r.err.find("channel"), std::string::npos) << r.err;
   // One line per bad file.

@@ -41,17 +41,21 @@ class digit_counter final : public dsp::dtmf_listener {
 /// channel starts at its own sample offset, spread over the file, so channels differ.
 class looped_ulaw {
  public:
-  looped_ulaw(std::vector<std::uint8_t> codes, int channels) : size_(codes.size()), codes_(std::move(codes)) {
+  looped_ulaw(std::vector<std::uint8_t> codes, int channels)
+      : size_(codes.size()), codes_(std::move(codes)) {
     // A frame may start anywhere: keep one frame's worth of the start after the end.
-    codes_.insert(codes_.end(), codes_.begin(), codes_.begin() + static_cast<std::ptrdiff_t>(frame_samples));
+    codes_.insert(codes_.end(), codes_.begin(),
+                  codes_.begin() + static_cast<std::ptrdiff_t>(frame_samples));
     for (int c = 0; c < channels; ++c) {
       offsets_.push_back((static_cast<std::size_t>(c) * size_ / static_cast<std::size_t>(channels) +
-                          static_cast<std::size_t>(c) * 37) % size_);
+                          static_cast<std::size_t>(c) * 37) %
+                         size_);
     }
   }
 
   [[nodiscard]] std::span<const std::uint8_t> frame(int channel, std::size_t index) const noexcept {
-    const std::size_t at = (offsets_[static_cast<std::size_t>(channel)] + index * frame_samples) % size_;
+    const std::size_t at =
+        (offsets_[static_cast<std::size_t>(channel)] + index * frame_samples) % size_;
     return {codes_.data() + at, frame_samples};
   }
 
@@ -84,21 +88,25 @@ struct run_result {
 std::string json_fields(const run_result& r) {
   const double per_s = static_cast<double>(r.samples) / r.cpu_s;
   char text[320];
-  std::snprintf(text, sizeof text,
-                "\"samples\": %lld, \"cpu_s\": %.6f, \"samples_per_s\": %.0f, \"ns_per_sample\": %.3f, "
-                "\"realtime_channels_per_core\": %.0f, \"digits_detected\": %lld",
-                static_cast<long long>(r.samples), r.cpu_s, per_s, 1e9 * r.cpu_s / static_cast<double>(r.samples),
-                per_s / rate_hz, static_cast<long long>(r.digits));
+  std::snprintf(
+      text, sizeof text,
+      "\"samples\": %lld, \"cpu_s\": %.6f, \"samples_per_s\": %.0f, \"ns_per_sample\": %.3f, "
+      "\"realtime_channels_per_core\": %.0f, \"digits_detected\": %lld",
+      static_cast<long long>(r.samples), r.cpu_s, per_s,
+      1e9 * r.cpu_s / static_cast<double>(r.samples), per_s / rate_hz,
+      static_cast<long long>(r.digits));
   return text;
 }
 
 // Every frame index, every channel in turn, on this thread: as a proxy worker runs its calls.
 template <typename Receiver, typename Feed>
-run_result run_channels(std::vector<Receiver>& receivers, const looped_ulaw& audio, std::size_t frames, Feed feed) {
+run_result run_channels(std::vector<Receiver>& receivers, const looped_ulaw& audio,
+                        std::size_t frames, Feed feed) {
   run_result result;
   const double start = thread_cpu_seconds();
   for (std::size_t f = 0; f < frames; ++f) {
-    for (std::size_t c = 0; c < receivers.size(); ++c) feed(receivers[c], audio.frame(static_cast<int>(c), f));
+    for (std::size_t c = 0; c < receivers.size(); ++c)
+      feed(receivers[c], audio.frame(static_cast<int>(c), f));
   }
   result.cpu_s = thread_cpu_seconds() - start;
   result.samples = static_cast<std::int64_t>(frames * frame_samples * receivers.size());
@@ -110,7 +118,8 @@ run_result run_channels(std::vector<Receiver>& receivers, const looped_ulaw& aud
 int run_bench(const bench_options& options) {
   const char* file = options.file.c_str();
   if (options.channels < 1) {
-    std::fprintf(stderr, "toneguard-detect: --channels must be at least 1 (got %d)\n", options.channels);
+    std::fprintf(stderr, "toneguard-detect: --channels must be at least 1 (got %d)\n",
+                 options.channels);
     return 2;
   }
   dsp::wav_result wav = dsp::read_wav_file(options.file);
@@ -120,7 +129,8 @@ int run_bench(const bench_options& options) {
   }
   const std::vector<std::int16_t> linear = narrowband(std::move(wav).audio());
   if (linear.size() < frame_samples) {
-    std::fprintf(stderr, "toneguard-detect: %s: %zu samples, shorter than one 20 ms frame\n", file, linear.size());
+    std::fprintf(stderr, "toneguard-detect: %s: %zu samples, shorter than one 20 ms frame\n", file,
+                 linear.size());
     return 2;
   }
 
@@ -128,24 +138,30 @@ int run_bench(const bench_options& options) {
   dsp::g711_encode(dsp::g711_law::ulaw, linear, codes);
   const looped_ulaw audio(std::move(codes), options.channels);
   const std::size_t frames = std::max<std::size_t>(
-      1, options.seconds > 0 ? static_cast<std::size_t>(options.seconds * rate_hz / frame_samples + 0.5)
-                             : linear.size() / frame_samples);
+      1, options.seconds > 0
+             ? static_cast<std::size_t>(options.seconds * rate_hz / frame_samples + 0.5)
+             : linear.size() / frame_samples);
   const auto channels = static_cast<std::size_t>(options.channels);
 
   std::vector<dsp::dtmf_receiver> receivers(channels);
   digit_counter counter;
-  run_result ours = run_channels(receivers, audio, frames, [&counter](dsp::dtmf_receiver& rx, std::span<const std::uint8_t> frame) {
-    rx.process_g711(frame, /*alaw=*/false, counter);
-  });
+  run_result ours =
+      run_channels(receivers, audio, frames,
+                   [&counter](dsp::dtmf_receiver& rx, std::span<const std::uint8_t> frame) {
+                     rx.process_g711(frame, /*alaw=*/false, counter);
+                   });
   ours.digits = counter.digits;
 
   std::string line = "{\"isa\": \"" + std::string(simd::isa_name(simd::active_isa())) +
-                     "\", \"channels\": " + std::to_string(options.channels) + ", " + json_fields(ours);
+                     "\", \"channels\": " + std::to_string(options.channels) + ", " +
+                     json_fields(ours);
   if (options.compare_spandsp) {
     std::vector<bench::spandsp_dtmf_receiver> references(channels);
-    run_result theirs = run_channels(references, audio, frames, [](bench::spandsp_dtmf_receiver& rx, std::span<const std::uint8_t> frame) {
-      rx.process_ulaw(frame);  // decodes to int16 first: part of spandsp's cost
-    });
+    run_result theirs =
+        run_channels(references, audio, frames,
+                     [](bench::spandsp_dtmf_receiver& rx, std::span<const std::uint8_t> frame) {
+                       rx.process_ulaw(frame);  // decodes to int16 first: part of spandsp's cost
+                     });
     for (const auto& rx : references) theirs.digits += rx.digit_count();
     char speedup[64];
     std::snprintf(speedup, sizeof speedup, "%.3f", theirs.cpu_s / ours.cpu_s);

@@ -6,10 +6,10 @@
 namespace toneguard::tools {
 
 struct bench_options {
-  int channels = 1000;          // independent receivers
-  std::string file;             // WAV input, looped as μ-law 20 ms frames
-  bool compare_spandsp = false; // also run spandsp's dtmf_rx over the same frames
-  double seconds = 0.0;         // 0: one pass over the file
+  int channels = 1000;           // independent receivers
+  std::string file;              // WAV input, looped as μ-law 20 ms frames
+  bool compare_spandsp = false;  // also run spandsp's dtmf_rx over the same frames
+  double seconds = 0.0;          // 0: one pass over the file
 };
 
 /// Runs the benchmark and prints one JSON line to stdout. Returns the process exit status

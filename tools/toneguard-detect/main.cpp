@@ -28,7 +28,8 @@ constexpr const char* usage =
     "       toneguard-detect --isa\n"
     "       toneguard-detect --bench CHANNELS FILE [--compare-spandsp] [--seconds S]\n"
     "Prints the DTMF digits found in each WAV file (PCM16, mu-law or A-law; 8 or 16 kHz; mono).\n"
-    "  --json             one JSON object per digit per line: file, digit, start_ms, end_ms, detected_ms\n"
+    "  --json             one JSON object per digit per line: file, digit, start_ms, end_ms, "
+    "detected_ms\n"
     "  --isa              the SIMD targets this machine can run, the active one first\n"
     "  --bench            CHANNELS receivers over FILE on one thread, as the proxy runs them\n"
     "  --compare-spandsp  with --bench: spandsp's dtmf_rx over the same frames, and the ratio\n"
@@ -71,7 +72,8 @@ class digit_collector : public dsp::dtmf_listener {
  private:
   // Stream position (8 kHz samples, after any resampling delay) -> file time in ms.
   double ms(std::int64_t sample) const {
-    const double t = (static_cast<double>(sample) - delay_) / (dsp::dtmf_receiver::sample_rate_hz / 1000.0);
+    const double t =
+        (static_cast<double>(sample) - delay_) / (dsp::dtmf_receiver::sample_rate_hz / 1000.0);
     return t < 0 ? 0 : t;
   }
   double delay_;
@@ -92,7 +94,8 @@ bool detect_file(const std::string& path, bool json) {
     std::vector<float> narrow;
     resampler.process(samples, narrow);
     // Push the filter's tail out so that a digit at the very end is still seen whole.
-    std::vector<float> tail(static_cast<std::size_t>(2 * dsp::resampler_16k_to_8k::delay_samples_8k + 2), 0.0f);
+    std::vector<float> tail(
+        static_cast<std::size_t>(2 * dsp::resampler_16k_to_8k::delay_samples_8k + 2), 0.0f);
     resampler.process(tail, narrow);
     samples = std::move(narrow);
     delay = dsp::resampler_16k_to_8k::delay_samples_8k;
@@ -102,15 +105,18 @@ bool detect_file(const std::string& path, bool json) {
   digit_collector collector(delay);
   constexpr std::size_t frame = 160;  // 20 ms, as RTP delivers it
   for (std::size_t i = 0; i < samples.size(); i += frame) {
-    receiver.process(std::span<const float>(samples).subspan(i, std::min(frame, samples.size() - i)), collector);
+    receiver.process(
+        std::span<const float>(samples).subspan(i, std::min(frame, samples.size() - i)), collector);
   }
   receiver.flush(collector);
 
   if (json) {
     const std::string file = json_string(path);
     for (const auto& d : collector.digits) {
-      std::printf("{\"file\": %s, \"digit\": \"%c\", \"start_ms\": %.3f, \"end_ms\": %.3f, \"detected_ms\": %.3f}\n",
-                  file.c_str(), d.key, d.start_ms, d.end_ms, d.detected_ms);
+      std::printf(
+          "{\"file\": %s, \"digit\": \"%c\", \"start_ms\": %.3f, \"end_ms\": %.3f, "
+          "\"detected_ms\": %.3f}\n",
+          file.c_str(), d.key, d.start_ms, d.end_ms, d.detected_ms);
     }
   } else {
     std::string keys;
@@ -122,7 +128,8 @@ bool detect_file(const std::string& path, bool json) {
 
 int print_isas() {
   std::printf("active: %s\navailable:", std::string(simd::isa_name(simd::active_isa())).c_str());
-  for (simd::isa t : simd::available_isas()) std::printf(" %s", std::string(simd::isa_name(t)).c_str());
+  for (simd::isa t : simd::available_isas())
+    std::printf(" %s", std::string(simd::isa_name(t)).c_str());
   std::printf("\n");
   return 0;
 }
@@ -161,7 +168,8 @@ int main(int argc, char** argv) {
       char* end = nullptr;
       const long channels = std::strtol(args[++i].c_str(), &end, 10);
       if (*end != '\0' || channels < 1 || channels > 10'000'000) {
-        return bad_usage("--bench CHANNELS must be a whole number from 1 to 10000000, got '" + args[i] + "'");
+        return bad_usage("--bench CHANNELS must be a whole number from 1 to 10000000, got '" +
+                         args[i] + "'");
       }
       bench_options.channels = static_cast<int>(channels);
     } else if (a == "--compare-spandsp") {
@@ -170,7 +178,8 @@ int main(int argc, char** argv) {
       if (i + 1 >= args.size()) return bad_usage("--seconds needs a value");
       char* end = nullptr;
       bench_options.seconds = std::strtod(args[++i].c_str(), &end);
-      if (*end != '\0' || !(bench_options.seconds > 0)) return bad_usage("--seconds must be > 0, got '" + args[i] + "'");
+      if (*end != '\0' || !(bench_options.seconds > 0))
+        return bad_usage("--seconds must be > 0, got '" + args[i] + "'");
     } else if (a == "--") {
       files.insert(files.end(), args.begin() + static_cast<long>(i) + 1, args.end());
       break;

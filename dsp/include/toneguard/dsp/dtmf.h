@@ -20,10 +20,10 @@ inline constexpr std::array<char, 16> dtmf_all_keys{'0', '1', '2', '3', '4', '5'
                                                     '8', '9', '*', '#', 'A', 'B', 'C', 'D'};
 
 struct dtmf_tone_pair {
-  int row;           ///< 0..3, index into dtmf_row_hz
-  int column;        ///< 0..3, index into dtmf_column_hz
-  float row_hz;      ///< low-group frequency, Hz
-  float column_hz;   ///< high-group frequency, Hz
+  int row;          ///< 0..3, index into dtmf_row_hz
+  int column;       ///< 0..3, index into dtmf_column_hz
+  float row_hz;     ///< low-group frequency, Hz
+  float column_hz;  ///< high-group frequency, Hz
 };
 
 /// The two tones of a key ('0'-'9', '*', '#', 'A'-'D'; lower-case a-d accepted); nullopt otherwise.

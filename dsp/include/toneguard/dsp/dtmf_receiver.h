@@ -57,10 +57,10 @@ struct dtmf_event {
     digit_end,
   };
   kind what;
-  char key;                  ///< '0'-'9', '*', '#', 'A'-'D'
-  std::int64_t onset_sample; ///< estimated first sample of the tone
-  std::int64_t end_sample;   ///< estimated sample after the tone (digit_end, tone_cleared); else −1
-  std::int64_t at_sample;    ///< stream position when the receiver decided (samples fed so far)
+  char key;                   ///< '0'-'9', '*', '#', 'A'-'D'
+  std::int64_t onset_sample;  ///< estimated first sample of the tone
+  std::int64_t end_sample;  ///< estimated sample after the tone (digit_end, tone_cleared); else −1
+  std::int64_t at_sample;   ///< stream position when the receiver decided (samples fed so far)
 };
 
 /// Receives events; called synchronously from process() on the caller's thread.
@@ -89,7 +89,7 @@ class dtmf_receiver_settings {
   float max_normal_twist_;   // power ratio
   float max_reverse_twist_;  // power ratio
   float min_purity_;
-  float relaxed_purity_;     // for the blocks of a digit that is on
+  float relaxed_purity_;  // for the blocks of a digit that is on
   std::int32_t min_on_samples_;
   std::int32_t min_off_blocks_;
   float frequency_cos2_[8];        // per bin: cos^2 of the largest accepted phase error per block
@@ -115,7 +115,8 @@ class dtmf_receiver {
   void process(std::span<const float> audio, dtmf_listener& listener) noexcept;
   void process(std::span<const std::int16_t> audio, dtmf_listener& listener) noexcept;
   /// Feeds G.711 μ-law (`alaw` false) or A-law codes; decoding uses the SIMD kernels.
-  void process_g711(std::span<const std::uint8_t> codes, bool alaw, dtmf_listener& listener) noexcept;
+  void process_g711(std::span<const std::uint8_t> codes, bool alaw,
+                    dtmf_listener& listener) noexcept;
 
   /// Ends the stream: reports the end of a digit still on (at the current position).
   void flush(dtmf_listener& listener) noexcept;
@@ -145,12 +146,12 @@ class dtmf_receiver {
   std::int64_t position_;
   float energy_acc_;
   std::int32_t block_fill_;
-  std::int16_t run_blocks_;   // tone blocks in the run being followed (0: none)
-  char digit_key_;            // the digit currently on, or '\0'
+  std::int16_t run_blocks_;  // tone blocks in the run being followed (0: none)
+  char digit_key_;           // the digit currently on, or '\0'
   std::int8_t run_row_, run_column_;
   bool suspected_;
-  float prev_bins_[16];       // the previous complete block's bins
-  float prev_energy_;         // and its energy
+  float prev_bins_[16];  // the previous complete block's bins
+  float prev_energy_;    // and its energy
 
   // The run of tone blocks being followed.
   std::complex<float> run_row_phase_, run_column_phase_;  // summed block-to-block phase advance
@@ -162,8 +163,8 @@ class dtmf_receiver {
   // The digit currently on.
   std::int8_t digit_row_, digit_column_;
   std::int16_t off_blocks_;
-  float digit_amplitude_;   // mean amplitude of its tone blocks
-  float last_block_fill_;   // share of the last tone block the tone filled
+  float digit_amplitude_;  // mean amplitude of its tone blocks
+  float last_block_fill_;  // share of the last tone block the tone filled
   std::int64_t digit_onset_;
   std::int64_t digit_end_;
 };

@@ -7,7 +7,6 @@
 
 #include <complex>
 #include <cstdint>
-#include <cstdint>
 #include <memory>
 #include <span>
 
@@ -22,13 +21,15 @@ class goertzel_bank {
   /// Bins at `frequencies_hz` (1..8 of them, each in (0, rate/2)) over blocks of
   /// `block_samples` (> 0) samples at `sample_rate_hz`. Unused bins stay zero.
   /// Throws std::invalid_argument naming the bad argument.
-  goertzel_bank(std::span<const float> frequencies_hz, int block_samples, float sample_rate_hz = 8000.0f);
+  goertzel_bank(std::span<const float> frequencies_hz, int block_samples,
+                float sample_rate_hz = 8000.0f);
 
   /// Adds the contribution of `samples`, which sit at positions [offset, offset + size) of the
   /// block, to `acc` (accumulator_size floats), and their squares to `*energy` (the block's
   /// energy, squared 16-bit units). Requires offset + size <= block_samples().
   /// After a whole block, bin b is X_b = acc[b] + j*acc[8+b] = sum_i x[i] e^{-j w_b i}.
-  void accumulate(std::span<const float> samples, int offset, float* acc, float* energy) const noexcept;
+  void accumulate(std::span<const float> samples, int offset, float* acc,
+                  float* energy) const noexcept;
   /// The same for G.711 codes (μ-law, or A-law when `alaw`), decoded inside the kernel. On
   /// targets with integer dot products the sums use the basis rounded to Q12 (relative
   /// error of each term below 2^-13).

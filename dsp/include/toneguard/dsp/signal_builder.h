@@ -11,10 +11,10 @@ namespace toneguard::dsp {
 
 /// How one DTMF key is rendered.
 struct dtmf_tone_spec {
-  float level_dbm0 = -10.0f;       ///< level of each tone before twist, dBm0
-  float twist_db = 0.0f;           ///< > 0: low group stronger by this much; < 0: high group stronger
-  float row_deviation = 0.0f;      ///< relative frequency error of the low tone (0.015 = +1.5%)
-  float column_deviation = 0.0f;   ///< relative frequency error of the high tone
+  float level_dbm0 = -10.0f;   ///< level of each tone before twist, dBm0
+  float twist_db = 0.0f;       ///< > 0: low group stronger by this much; < 0: high group stronger
+  float row_deviation = 0.0f;  ///< relative frequency error of the low tone (0.015 = +1.5%)
+  float column_deviation = 0.0f;  ///< relative frequency error of the high tone
 };
 
 class signal_builder {
@@ -30,7 +30,8 @@ class signal_builder {
   /// Appends a single sine.
   signal_builder& tone(float frequency_hz, double ms, float level_dbm0);
   /// Appends two sines of independent frequencies and levels.
-  signal_builder& dual_tone(float f1_hz, float level1_dbm0, float f2_hz, float level2_dbm0, double ms);
+  signal_builder& dual_tone(float f1_hz, float level1_dbm0, float f2_hz, float level2_dbm0,
+                            double ms);
   /// Appends samples as they are (16-bit linear units).
   signal_builder& samples(std::span<const float> audio);
   signal_builder& samples(std::span<const std::int16_t> audio);

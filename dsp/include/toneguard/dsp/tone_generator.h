@@ -12,7 +12,8 @@ class tone_generator {
   /// A sine of `frequency_hz` with peak amplitude `peak` (16-bit linear units) sampled at
   /// `sample_rate_hz`, starting at phase `phase_rad`. Throws std::invalid_argument naming the
   /// bad argument when frequency is not in (0, rate/2) or the rate is not positive.
-  tone_generator(float frequency_hz, float peak, float sample_rate_hz = 8000.0f, float phase_rad = 0.0f);
+  tone_generator(float frequency_hz, float peak, float sample_rate_hz = 8000.0f,
+                 float phase_rad = 0.0f);
   ~tone_generator();
   tone_generator(tone_generator&&) noexcept;
   tone_generator& operator=(tone_generator&&) noexcept;

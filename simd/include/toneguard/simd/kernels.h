@@ -33,7 +33,8 @@ struct kernel_table {
   /// One call correlates a run of samples with 16 basis functions at once (e.g. the cosine
   /// and sine of 8 tones) and measures its energy; the caller offsets `basis` to the run's
   /// position in its block.
-  void (*correlate_bank16)(const float* x, std::size_t n, const float* basis, float* acc, float* energy) noexcept;
+  void (*correlate_bank16)(const float* x, std::size_t n, const float* basis, float* acc,
+                           float* energy) noexcept;
   /// The same for G.711 codes: x[i] is the code's linear value; codes[0] sits at block
   /// position `first`, and n <= bank16_max_run. Targets with integer dot products
   /// (AVX-512 VNNI) correlate exactly in integers with the Q12 basis, two samples per
