@@ -290,16 +290,36 @@ void dtmf_receiver::flush(dtmf_listener& listener) noexcept {
   run_row_ = run_column_ = -1;
 }
 
+// What one finished block shows, in the terms the receiver's steps use.
+struct dtmf_receiver::block_view {
+  std::int64_t start;  // stream position of its first sample
+  float energy;
+  int row = 0, column = 0;  // the pair that explains it best
+  pair_fit fit{};
+  float amplitude = 0.0f;   // |row| + |column| of the fit
+  bool tone = false;        // a tone block (strict, or relaxed for the digit that is on)
+  bool digit_pair = false;  // the pair is the digit that is on
+  bool same_run = false;    // and continues the run being followed
+  std::complex<float> row_advance{}, column_advance{};  // phase advance since the last block
+};
+
 void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
+  block_view block{position_ - S, energy_acc_};
+  if (analyze(block)) {
+    follow_digit(block, listener);
+    follow_run(block, listener);
+    commit_if_ready(block, listener);
+  }
+  next_block();
+}
+
+bool dtmf_receiver::analyze(block_view& b) const noexcept {
   const receiver_tables& t = tables();
   const dtmf_receiver_settings& limits = *settings_;
-  const std::int64_t block_start = position_ - S;
-  const float energy = energy_acc_;
-
   float row_power[4], col_power[4];
-  for (int b = 0; b < 4; ++b) {
-    row_power[b] = bins_acc_[b] * bins_acc_[b] + bins_acc_[8 + b] * bins_acc_[8 + b];
-    col_power[b] = bins_acc_[4 + b] * bins_acc_[4 + b] + bins_acc_[12 + b] * bins_acc_[12 + b];
+  for (int k = 0; k < 4; ++k) {
+    row_power[k] = bins_acc_[k] * bins_acc_[k] + bins_acc_[8 + k] * bins_acc_[8 + k];
+    col_power[k] = bins_acc_[4 + k] * bins_acc_[4 + k] + bins_acc_[12 + k] * bins_acc_[12 + k];
   }
   const bool digit_on = digit_key_ != '\0';
   // Two tones at the (relaxed, while a digit is on) minimum level need this much energy.
@@ -313,154 +333,162 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
       larger(larger(row_power[0], row_power[1]), larger(row_power[2], row_power[3])) +
       larger(larger(col_power[0], col_power[1]), larger(col_power[2], col_power[3]));
   const bool candidate =
-      energy >= 2.0f * S * (digit_on ? relaxed_floor : limits.min_tone_power_) * 0.5f &&
-      strongest * (2.0f / S) >= 0.5f * purity_floor * energy;
+      b.energy >= 2.0f * S * (digit_on ? relaxed_floor : limits.min_tone_power_) * 0.5f &&
+      strongest * (2.0f / S) >= 0.5f * purity_floor * b.energy;
+  // Speech, noise or silence with nothing being followed: the common case, and the end.
+  if (!candidate && !digit_on && run_blocks_ == 0) return false;
 
-  // The strongest row and column, then the runner-up of each group where it comes close: the
-  // other group's tone leaks into neighbouring bins unevenly (by twist), so the pair whose
-  // least-squares fit explains most energy decides.
-  if (!candidate && !digit_on && run_blocks_ == 0) {
-    // Speech, noise or silence with nothing being followed: the common case, and the end.
-    next_block();
-    return;
-  }
-
-  int r = 0, c = 0;
-  pair_fit fit{};
   if (candidate) {
+    // The strongest row and column, then the runner-up of each group where it comes close:
+    // the other group's tone leaks into neighbouring bins unevenly (by twist), so the pair
+    // whose least-squares fit explains most energy decides. A runner-up is tried when it is
+    // within 6 dB and its bins could explain enough energy.
     int row1, row2, col1, col2;
     auto top_two = [](const float* p, int& first, int& second) {
       first = p[1] > p[0] ? 1 : 0;
       second = 1 - first;
-      for (int b = 2; b < 4; ++b) {
-        if (p[b] > p[first])
-          second = first, first = b;
-        else if (p[b] > p[second])
-          second = b;
+      for (int k = 2; k < 4; ++k) {
+        if (p[k] > p[first]) {
+          second = first;
+          first = k;
+        } else if (p[k] > p[second]) {
+          second = k;
+        }
       }
     };
     top_two(row_power, row1, row2);
     top_two(col_power, col1, col2);
-    r = row1;
-    c = col1;
-    fit = fit_pair(t, bins_acc_, r, c);
+    b.row = row1;
+    b.column = col1;
+    b.fit = fit_pair(t, bins_acc_, row1, col1);
     auto consider = [&](int rr, int cc) {
       const pair_fit other = fit_pair(t, bins_acc_, rr, cc);
-      if (other.explained > fit.explained) fit = other, r = rr, c = cc;
+      if (other.explained > b.fit.explained) {
+        b.fit = other;
+        b.row = rr;
+        b.column = cc;
+      }
     };
-    // A runner-up is tried when it is within 6 dB and its bins could explain enough energy.
     constexpr float close = 0.25f;
-    const float needed = 0.5f * purity_floor * energy * (S / 2.0f);
-    if (row_power[row2] > close * row_power[row1] && row_power[row2] + col_power[col1] >= needed)
+    const float needed = 0.5f * purity_floor * b.energy * (S / 2.0f);
+    if (row_power[row2] > close * row_power[row1] && row_power[row2] + col_power[col1] >= needed) {
       consider(row2, col1);
-    if (col_power[col2] > close * col_power[col1] && row_power[row1] + col_power[col2] >= needed)
+    }
+    if (col_power[col2] > close * col_power[col1] && row_power[row1] + col_power[col2] >= needed) {
       consider(row1, col2);
+    }
   }
-  const bool digit_pair = digit_on && r == digit_row_ && c == digit_column_;
-  const float level_floor = digit_pair ? relaxed_floor : limits.min_tone_power_;
-  bool tone_block = false;
-  if (fit.explained > 0.0f) {
-    const float row_power_fit = std::norm(fit.row) * 0.5f;
-    const float column_power_fit = std::norm(fit.column) * 0.5f;
-    const float twist_slack = digit_pair ? 1.6f : 1.0f;
-    tone_block =
+
+  b.digit_pair = digit_on && b.row == digit_row_ && b.column == digit_column_;
+  if (b.fit.explained > 0.0f) {
+    const float level_floor = b.digit_pair ? relaxed_floor : limits.min_tone_power_;
+    const float row_power_fit = std::norm(b.fit.row) * 0.5f;
+    const float column_power_fit = std::norm(b.fit.column) * 0.5f;
+    const float twist_slack = b.digit_pair ? 1.6f : 1.0f;
+    b.tone =
         row_power_fit >= level_floor && column_power_fit >= level_floor &&
         row_power_fit <= column_power_fit * limits.max_normal_twist_ * twist_slack &&
         column_power_fit <= row_power_fit * limits.max_reverse_twist_ * twist_slack &&
-        fit.explained >= (digit_pair ? limits.relaxed_purity_ : limits.min_purity_) * energy;
+        b.fit.explained >= (b.digit_pair ? limits.relaxed_purity_ : limits.min_purity_) * b.energy;
   }
 
   // Frequency: the phase advance of both tones since the previous block, for the same pair.
-  std::complex<float> row_advance{}, column_advance{};
-  const bool same_run = tone_block && run_blocks_ > 0 && r == run_row_ && c == run_column_;
-  if (tone_block && (same_run || (digit_pair && off_blocks_ == 0))) {
-    const pair_fit before = fit_pair(t, prev_bins_, r, c);
-    row_advance = phase_advance(t, fit.row, before.row, r);
-    column_advance = phase_advance(t, fit.column, before.column, 4 + c);
-    if (!within_angle(row_advance, limits.loose_frequency_cos2_[r]) ||
-        !within_angle(column_advance, limits.loose_frequency_cos2_[4 + c])) {
-      tone_block = false;
+  b.same_run = b.tone && run_blocks_ > 0 && b.row == run_row_ && b.column == run_column_;
+  if (b.tone && (b.same_run || (b.digit_pair && off_blocks_ == 0))) {
+    const pair_fit before = fit_pair(t, prev_bins_, b.row, b.column);
+    b.row_advance = phase_advance(t, b.fit.row, before.row, b.row);
+    b.column_advance = phase_advance(t, b.fit.column, before.column, 4 + b.column);
+    if (!within_angle(b.row_advance, limits.loose_frequency_cos2_[b.row]) ||
+        !within_angle(b.column_advance, limits.loose_frequency_cos2_[4 + b.column])) {
+      b.tone = false;
+      b.same_run = false;
     }
   }
+  b.amplitude = magnitude(b.fit.row) + magnitude(b.fit.column);
+  return true;
+}
 
-  const float amplitude = magnitude(fit.row) + magnitude(fit.column);
-
-  // The digit that is on: continues with its own tones, ends after min_off without them.
-  if (digit_key_ != '\0') {
-    if (tone_block && digit_pair) {
-      off_blocks_ = 0;
-      last_block_fill_ = std::min(1.0f, amplitude / std::max(digit_amplitude_, 1e-3f));
-    } else {
-      if (off_blocks_ == 0) {
-        // The tone stopped in the last tone block (if it was weaker) or early in this one.
-        const pair_fit here = fit_pair(t, bins_acc_, digit_row_, digit_column_);
-        const float here_fill = std::min(1.0f, (magnitude(here.row) + magnitude(here.column)) /
-                                                   std::max(digit_amplitude_, 1e-3f));
-        digit_end_ = last_block_fill_ < 0.9f ? block_start - S + std::llround(last_block_fill_ * S)
-                                             : block_start + std::llround(here_fill * S);
-      }
-      if (++off_blocks_ >= limits.min_off_blocks_) {
-        listener.on_dtmf(
-            {dtmf_event::kind::digit_end, digit_key_, digit_onset_, digit_end_, position_});
-        digit_key_ = '\0';
-        digit_row_ = digit_column_ = -1;
-        off_blocks_ = 0;
-      }
-    }
+void dtmf_receiver::follow_digit(const block_view& b, dtmf_listener& listener) noexcept {
+  // The digit that is on continues with its own tones and ends after min_off without them.
+  if (digit_key_ == '\0') return;
+  if (b.tone && b.digit_pair) {
+    off_blocks_ = 0;
+    last_block_fill_ = std::min(1.0f, b.amplitude / std::max(digit_amplitude_, 1e-3f));
+    return;
   }
+  if (off_blocks_ == 0) {
+    // The tone stopped in the last tone block (if it was weaker) or early in this one.
+    const pair_fit here = fit_pair(tables(), bins_acc_, digit_row_, digit_column_);
+    const float here_fill = std::min(
+        1.0f, (magnitude(here.row) + magnitude(here.column)) / std::max(digit_amplitude_, 1e-3f));
+    digit_end_ = last_block_fill_ < 0.9f ? b.start - S + std::llround(last_block_fill_ * S)
+                                         : b.start + std::llround(here_fill * S);
+  }
+  if (++off_blocks_ >= settings_->min_off_blocks_) {
+    listener.on_dtmf(
+        {dtmf_event::kind::digit_end, digit_key_, digit_onset_, digit_end_, position_});
+    digit_key_ = '\0';
+    digit_row_ = digit_column_ = -1;
+    off_blocks_ = 0;
+  }
+}
 
+void dtmf_receiver::follow_run(const block_view& b, dtmf_listener& listener) noexcept {
   // The run of tone blocks that may become a digit.
-  if (tone_block && same_run) {
+  if (b.same_run) {
     if (run_blocks_ == 1 && run_starts_in_first_block_) {
       // Nothing of the tone before the run's first block, which may itself have been only
       // partly tone (yet pure enough to pass): the tone began as far from that block's end as
       // its share of a whole block's tone energy says. (Energy, not the fitted amplitude: a
       // fit to a cut-off sine can overshoot, depending on phase. The whole block's energy is
       // taken from the fitted amplitudes, which do not beat as the sum of two tones does.)
-      const float fill = prev_energy_ / std::max(tone_energy(fit), 1e-3f);
+      const float fill = prev_energy_ / std::max(tone_energy(b.fit), 1e-3f);
       if (fill < 0.9f) {
-        run_onset_ = block_start - std::llround(std::max(fill, 0.0f) * S);
-        run_amplitude_ = amplitude;
+        run_onset_ = b.start - std::llround(std::max(fill, 0.0f) * S);
+        run_amplitude_ = b.amplitude;
       }
     }
     ++run_blocks_;
-    run_row_phase_ += row_advance;
-    run_column_phase_ += column_advance;
-    run_row_spread_ += magnitude(row_advance);
-    run_column_spread_ += magnitude(column_advance);
-    run_amplitude_ += amplitude;
-  } else {
-    if (run_blocks_ > 0 && suspected_) {
-      listener.on_dtmf({dtmf_event::kind::tone_cleared, dtmf_keys[run_row_][run_column_],
-                        run_onset_, block_start, position_});
-    }
-    suspected_ = false;
-    run_blocks_ = 0;
-    run_row_ = run_column_ = -1;
-    if (tone_block) {
-      run_row_ = static_cast<std::int8_t>(r);
-      run_column_ = static_cast<std::int8_t>(c);
-      run_blocks_ = 1;
-      run_row_phase_ = run_column_phase_ = {0.0f, 0.0f};
-      run_row_spread_ = run_column_spread_ = 0.0f;
-      run_amplitude_ = amplitude;
-      // The previous block holds the tone's first part: how much of it, from its amplitude.
-      // Both the tone's fitted amplitude there and the block's energy bound it; the smaller
-      // wins (energy also counts whatever preceded the tone, the fit can overshoot).
-      const pair_fit before = fit_pair(t, prev_bins_, r, c);
-      const float fill = std::min(
-          {1.0f, (magnitude(before.row) + magnitude(before.column)) / std::max(amplitude, 1e-3f),
-           prev_energy_ / std::max(tone_energy(fit), 1e-3f)});
-      run_onset_ = block_start - std::llround(fill * S);
-      run_starts_in_first_block_ = fill < 0.1f;
-      if (!digit_pair) {
-        suspected_ = true;
-        listener.on_dtmf(
-            {dtmf_event::kind::tone_suspected, dtmf_keys[r][c], run_onset_, -1, position_});
-      }
-    }
+    run_row_phase_ += b.row_advance;
+    run_column_phase_ += b.column_advance;
+    run_row_spread_ += magnitude(b.row_advance);
+    run_column_spread_ += magnitude(b.column_advance);
+    run_amplitude_ += b.amplitude;
+    return;
   }
+  if (run_blocks_ > 0 && suspected_) {
+    listener.on_dtmf({dtmf_event::kind::tone_cleared, dtmf_keys[run_row_][run_column_], run_onset_,
+                      b.start, position_});
+  }
+  suspected_ = false;
+  run_blocks_ = 0;
+  run_row_ = run_column_ = -1;
+  if (!b.tone) return;
 
+  run_row_ = static_cast<std::int8_t>(b.row);
+  run_column_ = static_cast<std::int8_t>(b.column);
+  run_blocks_ = 1;
+  run_row_phase_ = run_column_phase_ = {0.0f, 0.0f};
+  run_row_spread_ = run_column_spread_ = 0.0f;
+  run_amplitude_ = b.amplitude;
+  // The previous block holds the tone's first part, if any. Both the tone's fitted amplitude
+  // there and the block's energy bound how much; the smaller wins (energy also counts
+  // whatever preceded the tone, the fit can overshoot).
+  const pair_fit before = fit_pair(tables(), prev_bins_, b.row, b.column);
+  const float fill = std::min(
+      {1.0f, (magnitude(before.row) + magnitude(before.column)) / std::max(b.amplitude, 1e-3f),
+       prev_energy_ / std::max(tone_energy(b.fit), 1e-3f)});
+  run_onset_ = b.start - std::llround(fill * S);
+  run_starts_in_first_block_ = fill < 0.1f;
+  if (!b.digit_pair) {
+    suspected_ = true;
+    listener.on_dtmf(
+        {dtmf_event::kind::tone_suspected, dtmf_keys[b.row][b.column], run_onset_, -1, position_});
+  }
+}
+
+void dtmf_receiver::commit_if_ready(const block_view& b, dtmf_listener& listener) noexcept {
+  const dtmf_receiver_settings& limits = *settings_;
   // Commit: long enough, both tones' mean frequency error within tolerance, and steady: the
   // block-to-block phase advances agree (a tone has one frequency; a glide or a voice does not).
   auto steady = [](std::complex<float> sum, float sum_of_magnitudes) {
@@ -470,9 +498,8 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
   // The tone may stop inside this block (which can still pass as a tone block when it is
   // mostly filled): count only the part its amplitude says it fills.
   const float fill_now =
-      run_blocks_ > 0 ? amplitude * run_blocks_ / std::max(run_amplitude_, 1e-3f) : 0.0f;
-  const std::int64_t tone_end =
-      fill_now >= 0.9f ? position_ : block_start + std::llround(fill_now * S);
+      run_blocks_ > 0 ? b.amplitude * run_blocks_ / std::max(run_amplitude_, 1e-3f) : 0.0f;
+  const std::int64_t tone_end = fill_now >= 0.9f ? position_ : b.start + std::llround(fill_now * S);
   if (run_blocks_ >= 2 && suspected_ && tone_end - run_onset_ >= limits.min_on_samples_ &&
       within_angle(run_row_phase_, limits.frequency_cos2_[run_row_]) &&
       within_angle(run_column_phase_, limits.frequency_cos2_[4 + run_column_]) &&
@@ -485,7 +512,6 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
     digit_row_ = run_row_;
     digit_column_ = run_column_;
     digit_onset_ = run_onset_;
-    digit_amplitude_ = run_amplitude_ / run_blocks_;
     off_blocks_ = 0;
     last_block_fill_ = 1.0f;
     suspected_ = false;
@@ -496,8 +522,6 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
     // Track the digit's level as it goes so that its end is placed against its own amplitude.
     digit_amplitude_ = run_amplitude_ / run_blocks_;
   }
-
-  next_block();
 }
 
 void dtmf_receiver::next_block() noexcept {
