@@ -290,6 +290,12 @@ void dtmf_receiver::flush(dtmf_listener& listener) noexcept {
   run_row_ = run_column_ = -1;
 }
 
+// Power of each bin of a finished block: |X|^2 of the rows and of the columns.
+struct dtmf_receiver::bin_powers {
+  float row[4];
+  float column[4];
+};
+
 // What one finished block shows, in the terms the receiver's steps use.
 struct dtmf_receiver::block_view {
   std::int64_t start;  // stream position of its first sample
@@ -304,40 +310,47 @@ struct dtmf_receiver::block_view {
 };
 
 void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
-  block_view block{position_ - S, energy_acc_};
-  if (analyze(block)) {
+  const dtmf_receiver_settings& limits = *settings_;
+  const float energy = energy_acc_;
+  bin_powers powers;
+  for (int k = 0; k < 4; ++k) {
+    powers.row[k] = bins_acc_[k] * bins_acc_[k] + bins_acc_[8 + k] * bins_acc_[8 + k];
+    powers.column[k] = bins_acc_[4 + k] * bins_acc_[4 + k] + bins_acc_[12 + k] * bins_acc_[12 + k];
+  }
+  const bool digit_on = digit_key_ != '\0';
+  // The strongest bins bound what any pair can explain (bin power * 2/S is a tone's energy in
+  // the block, give or take leakage): most speech and noise blocks stop here, before any fit
+  // and before the branchy choice of candidates. Maxima without branches: noise makes them
+  // unpredictable. Two tones at the (relaxed, while a digit is on) minimum level need at least
+  // the energy floor.
+  const float purity_floor = digit_on ? limits.relaxed_purity_ : limits.min_purity_;
+  const float level_floor = limits.min_tone_power_ * (digit_on ? 0.25f : 1.0f);
+  const float strongest =
+      larger(larger(powers.row[0], powers.row[1]), larger(powers.row[2], powers.row[3])) +
+      larger(larger(powers.column[0], powers.column[1]),
+             larger(powers.column[2], powers.column[3]));
+  const bool candidate =
+      energy >= S * level_floor && strongest * (2.0f / S) >= 0.5f * purity_floor * energy;
+  if (candidate || digit_on || run_blocks_ > 0) {
+    block_view block{position_ - S, energy};
+    analyze(block, powers, candidate);
     follow_digit(block, listener);
     follow_run(block, listener);
     commit_if_ready(block, listener);
   }
+  // Otherwise speech, noise or silence with nothing being followed: the common case.
   next_block();
 }
 
-bool dtmf_receiver::analyze(block_view& b) const noexcept {
+void dtmf_receiver::analyze(block_view& b, const bin_powers& powers,
+                            bool candidate) const noexcept {
   const receiver_tables& t = tables();
   const dtmf_receiver_settings& limits = *settings_;
-  float row_power[4], col_power[4];
-  for (int k = 0; k < 4; ++k) {
-    row_power[k] = bins_acc_[k] * bins_acc_[k] + bins_acc_[8 + k] * bins_acc_[8 + k];
-    col_power[k] = bins_acc_[4 + k] * bins_acc_[4 + k] + bins_acc_[12 + k] * bins_acc_[12 + k];
-  }
+  const float* row_power = powers.row;
+  const float* col_power = powers.column;
   const bool digit_on = digit_key_ != '\0';
-  // Two tones at the (relaxed, while a digit is on) minimum level need this much energy.
   const float relaxed_floor = limits.min_tone_power_ * 0.25f;
-  // The strongest bins bound what any pair can explain (bin power * 2/S is a tone's energy in
-  // the block, give or take leakage): most speech and noise blocks stop here, before any fit
-  // and before the branchy choice of candidates. Maxima without branches: noise makes them
-  // unpredictable.
   const float purity_floor = digit_on ? limits.relaxed_purity_ : limits.min_purity_;
-  const float strongest =
-      larger(larger(row_power[0], row_power[1]), larger(row_power[2], row_power[3])) +
-      larger(larger(col_power[0], col_power[1]), larger(col_power[2], col_power[3]));
-  const bool candidate =
-      b.energy >= 2.0f * S * (digit_on ? relaxed_floor : limits.min_tone_power_) * 0.5f &&
-      strongest * (2.0f / S) >= 0.5f * purity_floor * b.energy;
-  // Speech, noise or silence with nothing being followed: the common case, and the end.
-  if (!candidate && !digit_on && run_blocks_ == 0) return false;
-
   if (candidate) {
     // The strongest row and column, then the runner-up of each group where it comes close:
     // the other group's tone leaks into neighbouring bins unevenly (by twist), so the pair
@@ -405,7 +418,6 @@ bool dtmf_receiver::analyze(block_view& b) const noexcept {
     }
   }
   b.amplitude = magnitude(b.fit.row) + magnitude(b.fit.column);
-  return true;
 }
 
 void dtmf_receiver::follow_digit(const block_view& b, dtmf_listener& listener) noexcept {

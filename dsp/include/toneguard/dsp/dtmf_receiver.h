@@ -133,9 +133,10 @@ class dtmf_receiver {
  private:
   void prefetch_state() const noexcept;
   void advance(std::size_t samples, dtmf_listener& listener) noexcept;
+  struct bin_powers;
   struct block_view;
   void finish_block(dtmf_listener& listener) noexcept;
-  bool analyze(block_view& block) const noexcept;
+  void analyze(block_view& block, const bin_powers& powers, bool candidate) const noexcept;
   void follow_digit(const block_view& block, dtmf_listener& listener) noexcept;
   void follow_run(const block_view& block, dtmf_listener& listener) noexcept;
   void commit_if_ready(const block_view& block, dtmf_listener& listener) noexcept;
