@@ -84,8 +84,8 @@ void bench_correlate(benchmark::State& state,
 // A G.711 correlate_bank16 kernel, fed in 40-sample blocks as the receiver feeds it.
 void bench_correlate_g711(benchmark::State& state,
                           void (*kernel)(const std::uint8_t*, std::size_t,
-                                         const simd::bank16_basis&, std::size_t, float*,
-                                         float*) noexcept,
+                                         const simd::bank16_basis&, std::size_t, float*, float*,
+                                         float) noexcept,
                           const kernel_input& in) {
   float acc[simd::bank_width] = {};
   float energy = 0.0f;
@@ -93,7 +93,7 @@ void bench_correlate_g711(benchmark::State& state,
   for (auto _ : state) {
     for (std::size_t i = 0; i < in.codes.size(); i += 40) {
       kernel(in.codes.data() + i, std::min<std::size_t>(40, in.codes.size() - i), basis, 0, acc,
-             &energy);
+             &energy, 0.0f);
     }
     benchmark::DoNotOptimize(acc);
     benchmark::DoNotOptimize(energy);

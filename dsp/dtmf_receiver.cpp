@@ -256,10 +256,18 @@ void dtmf_receiver::process_g711(std::span<const std::uint8_t> codes, bool alaw,
   while (!codes.empty()) {
     const std::size_t take =
         std::min<std::size_t>(codes.size(), static_cast<std::size_t>(S - block_fill_));
-    bank.accumulate_g711(codes.first(take), alaw, block_fill_, bins_acc_, &energy_acc_);
+    // A whole block below the least energy of a tone block needs no bins (finish_block's
+    // first test would drop it): the kernel then only decodes it.
+    const float min_energy = block_fill_ == 0 && take == S ? quiet_block_energy() : 0.0f;
+    bank.accumulate_g711(codes.first(take), alaw, block_fill_, bins_acc_, &energy_acc_, min_energy);
     advance(take, listener);
     codes = codes.subspan(take);
   }
+}
+
+float dtmf_receiver::quiet_block_energy() const noexcept {
+  // Two tones at the minimum level (relaxed while a digit is on) over one block.
+  return S * settings_->min_tone_power_ * (digit_key_ != '\0' ? 0.25f : 1.0f);
 }
 
 void dtmf_receiver::prefetch_state() const noexcept {
@@ -324,13 +332,12 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
   // unpredictable. Two tones at the (relaxed, while a digit is on) minimum level need at least
   // the energy floor.
   const float purity_floor = digit_on ? limits.relaxed_purity_ : limits.min_purity_;
-  const float level_floor = limits.min_tone_power_ * (digit_on ? 0.25f : 1.0f);
   const float strongest =
       larger(larger(powers.row[0], powers.row[1]), larger(powers.row[2], powers.row[3])) +
       larger(larger(powers.column[0], powers.column[1]),
              larger(powers.column[2], powers.column[3]));
   const bool candidate =
-      energy >= S * level_floor && strongest * (2.0f / S) >= 0.5f * purity_floor * energy;
+      energy >= quiet_block_energy() && strongest * (2.0f / S) >= 0.5f * purity_floor * energy;
   if (candidate || digit_on || run_blocks_ > 0) {
     block_view block{position_ - S, energy};
     analyze(block, powers, candidate);

@@ -17,12 +17,16 @@ void correlate_bank16(const float* x, std::size_t n, const float* basis, float* 
 
 template <const std::array<float, 256>& table>
 void correlate_bank16_g711(const std::uint8_t* codes, std::size_t n, const bank16_basis& basis,
-                           std::size_t first, float* acc, float* energy) noexcept {
+                           std::size_t first, float* acc, float* energy,
+                           float min_energy) noexcept {
+  float run_energy = 0.0f;
+  for (std::size_t i = 0; i < n; ++i) run_energy += table[codes[i]] * table[codes[i]];
+  *energy += run_energy;
+  if (run_energy < min_energy) return;
   const float* rows = basis.rows + bank_width * first;
   for (std::size_t i = 0; i < n; ++i) {
     const float x = table[codes[i]];
     for (std::size_t j = 0; j < bank_width; ++j) acc[j] += x * rows[bank_width * i + j];
-    *energy += x * x;
   }
 }
 

@@ -69,9 +69,9 @@ int main() {
         for (int law = 0; law < 2; ++law) {
           float c[bank_width] = {}, d[bank_width] = {}, ec = 0, ed = 0;
           (law ? scalar->correlate_bank16_alaw : scalar->correlate_bank16_ulaw)(
-              codes.data() + offset, n, both, offset, c, &ec);
+              codes.data() + offset, n, both, offset, c, &ec, 0.0f);
           (law ? neon->correlate_bank16_alaw : neon->correlate_bank16_ulaw)(
-              codes.data() + offset, n, both, offset, d, &ed);
+              codes.data() + offset, n, both, offset, d, &ed, 0.0f);
           bool same = std::fabs(ec - ed) <= 1e-5f * (std::fabs(ec) + 1.0f);
           for (std::size_t j = 0; j < bank_width; ++j)
             same = same && std::fabs(c[j] - d[j]) <= 1e-5f * 32768.0f * float(n + 1);

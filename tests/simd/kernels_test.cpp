@@ -185,8 +185,8 @@ TEST_P(kernels, correlate_bank16_matches_scalar) {
 void expect_g711_correlation_matches_scalar(
     const kernel_table& target, const kernel_table& scalar,
     void (*kernel_table::*kernel)(const std::uint8_t*, std::size_t,
-                                  const toneguard::simd::bank16_basis&, std::size_t, float*,
-                                  float*) noexcept,
+                                  const toneguard::simd::bank16_basis&, std::size_t, float*, float*,
+                                  float) noexcept,
     void (*kernel_table::*decode)(const std::uint8_t*, float*, std::size_t) noexcept,
     std::mt19937& rng) {
   constexpr std::size_t block = 2 * toneguard::simd::bank16_max_run;
@@ -218,8 +218,8 @@ void expect_g711_correlation_matches_scalar(
         for (std::size_t j = 1; j <= bank_width; ++j) expected[j] = static_cast<float>(j) * 100.0f;
         actual = expected;
         float expected_energy = 250.0f, actual_energy = 250.0f;
-        (scalar.*kernel)(start, n, basis, first, expected.data() + 1, &expected_energy);
-        (target.*kernel)(start, n, basis, first, actual.data() + 1, &actual_energy);
+        (scalar.*kernel)(start, n, basis, first, expected.data() + 1, &expected_energy, 0.0f);
+        (target.*kernel)(start, n, basis, first, actual.data() + 1, &actual_energy, 0.0f);
 
         const std::string at = "first=" + std::to_string(first) + " " + where(n, offset, 0);
         for (std::size_t j = 0; j < bank_width; ++j) {
@@ -238,6 +238,32 @@ void expect_g711_correlation_matches_scalar(
             << at;
         EXPECT_EQ(actual.front(), guard_value<float>()) << at;
         EXPECT_EQ(actual.back(), guard_value<float>()) << at;
+      }
+    }
+  }
+}
+
+// Below min_energy a G.711 correlator adds the run's energy and leaves the sums; at or above
+// it, it correlates as usual. The same on every target.
+TEST_P(kernels, g711_correlation_skips_the_sums_of_a_quiet_run) {
+  std::vector<float> rows(40 * bank_width, 0.5f);
+  std::vector<std::int16_t> q12(20 * 2 * bank_width, 2048);
+  const toneguard::simd::bank16_basis basis{rows.data(), q12.data()};
+  std::vector<std::uint8_t> codes(40);
+  for (std::size_t i = 0; i < codes.size(); ++i) codes[i] = static_cast<std::uint8_t>(0x90 + i);
+  for (auto kernel : {&kernel_table::correlate_bank16_ulaw, &kernel_table::correlate_bank16_alaw}) {
+    float probe_acc[bank_width] = {}, run_energy = 0.0f;
+    (scalar().*kernel)(codes.data(), codes.size(), basis, 0, probe_acc, &run_energy, 0.0f);
+    ASSERT_GT(run_energy, 0.0f);
+    for (float min_energy : {run_energy * 1.01f, run_energy * 0.99f}) {
+      float acc[bank_width] = {}, energy = 1.0f;
+      (target().*kernel)(codes.data(), codes.size(), basis, 0, acc, &energy, min_energy);
+      EXPECT_NEAR(energy, 1.0f + run_energy, 1e-5f * run_energy);
+      if (min_energy > run_energy) {
+        for (float v : acc) EXPECT_EQ(v, 0.0f);
+      } else {
+        for (std::size_t j = 0; j < bank_width; ++j)
+          EXPECT_NEAR(acc[j], probe_acc[j], 1e-3f * std::fabs(probe_acc[j]) + 1.0f);
       }
     }
   }
@@ -263,8 +289,8 @@ TEST_P(kernels, correlate_bank16_of_no_samples_leaves_acc_and_energy_unchanged) 
   target().correlate_bank16(&unused_sample, 0, &unused_sample, acc.data(), &energy);
   const std::int16_t unused_q12 = 0;
   const toneguard::simd::bank16_basis no_basis{&unused_sample, &unused_q12};
-  target().correlate_bank16_ulaw(&unused_code, 0, no_basis, 0, acc.data(), &energy);
-  target().correlate_bank16_alaw(&unused_code, 0, no_basis, 0, acc.data(), &energy);
+  target().correlate_bank16_ulaw(&unused_code, 0, no_basis, 0, acc.data(), &energy, 0.0f);
+  target().correlate_bank16_alaw(&unused_code, 0, no_basis, 0, acc.data(), &energy, 0.0f);
   EXPECT_EQ(acc, before);
   EXPECT_EQ(energy, 123.0f);
 }

@@ -132,6 +132,7 @@ class dtmf_receiver {
 
  private:
   void prefetch_state() const noexcept;
+  float quiet_block_energy() const noexcept;
   void advance(std::size_t samples, dtmf_listener& listener) noexcept;
   struct bin_powers;
   struct block_view;

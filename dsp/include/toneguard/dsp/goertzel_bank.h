@@ -32,9 +32,11 @@ class goertzel_bank {
                   float* energy) const noexcept;
   /// The same for G.711 codes (μ-law, or A-law when `alaw`), decoded inside the kernel. On
   /// targets with integer dot products the sums use the basis rounded to Q12 (relative
-  /// error of each term below 2^-13).
+  /// error of each term below 2^-13). When the codes' energy is below `min_energy`, only the
+  /// energy is added (for callers that discard the bins of quiet blocks; runs of more than
+  /// simd::bank16_max_run codes are always correlated).
   void accumulate_g711(std::span<const std::uint8_t> codes, bool alaw, int offset, float* acc,
-                       float* energy) const noexcept;
+                       float* energy, float min_energy = 0.0f) const noexcept;
 
   /// Bin b of a finished accumulator.
   [[nodiscard]] static std::complex<float> bin(const float* acc, int b) noexcept {

@@ -36,13 +36,17 @@ struct kernel_table {
   void (*correlate_bank16)(const float* x, std::size_t n, const float* basis, float* acc,
                            float* energy) noexcept;
   /// The same for G.711 codes: x[i] is the code's linear value; codes[0] sits at block
-  /// position `first`, and n <= bank16_max_run. Targets with integer dot products
-  /// (AVX-512 VNNI) correlate exactly in integers with the Q12 basis, two samples per
-  /// instruction; the others use the float rows. Results agree within the Q12 rounding.
+  /// position `first`, and n <= bank16_max_run. The run's energy is always added; when it is
+  /// below `min_energy` the 16 sums are left as they are (a block too quiet to hold a tone
+  /// costs its decoding only). Targets with integer dot products (AVX-512 VNNI) correlate
+  /// exactly in integers with the Q12 basis, two samples per instruction; the others use the
+  /// float rows. Results agree within the Q12 rounding.
   void (*correlate_bank16_ulaw)(const std::uint8_t* codes, std::size_t n, const bank16_basis& basis,
-                                std::size_t first, float* acc, float* energy) noexcept;
+                                std::size_t first, float* acc, float* energy,
+                                float min_energy) noexcept;
   void (*correlate_bank16_alaw)(const std::uint8_t* codes, std::size_t n, const bank16_basis& basis,
-                                std::size_t first, float* acc, float* energy) noexcept;
+                                std::size_t first, float* acc, float* energy,
+                                float min_energy) noexcept;
 
   /// Sum of x[i]^2 for i < n (energy of a block, in squared sample units).
   float (*sum_squares)(const float* x, std::size_t n) noexcept;
