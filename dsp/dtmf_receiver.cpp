@@ -337,7 +337,7 @@ void dtmf_receiver::finish_block(dtmf_listener& listener) noexcept {
       larger(larger(powers.column[0], powers.column[1]),
              larger(powers.column[2], powers.column[3]));
   const bool candidate =
-      energy >= quiet_block_energy() && strongest * (2.0f / S) >= 0.5f * purity_floor * energy;
+      energy >= quiet_block_energy() && strongest * (2.0f / S) >= 0.65f * purity_floor * energy;
   if (candidate || digit_on || run_blocks_ > 0) {
     block_view block{position_ - S, energy};
     analyze(block, powers, candidate);
