@@ -506,7 +506,32 @@ struct talk_off_result {
   int files = 0, skipped = 0;
   double minutes = 0;
   std::string toneguard_keys, spandsp_keys;  // every false digit
+  int false_warnings = 0;                    // toneguard tone_suspected that never became a digit
+  double false_warning_ms = 0;  // their total length: speech a masker would hide needlessly
 };
+
+// The early warnings a masker acts on (issue 3): those cleared without a digit, and how long
+// each lasted from its estimated onset to its clearing.
+class warning_log final : public dsp::dtmf_listener {
+ public:
+  void on_dtmf(const dsp::dtmf_event& e) override {
+    if (e.what != dsp::dtmf_event::kind::tone_cleared) return;
+    ++cleared;
+    cleared_samples += e.end_sample - e.onset_sample;
+  }
+  int cleared = 0;
+  std::int64_t cleared_samples = 0;
+};
+
+warning_log warnings_over(std::span<const std::uint8_t> ulaw) {
+  dsp::dtmf_receiver receiver;
+  warning_log log;
+  for (std::size_t i = 0; i < ulaw.size(); i += frame_samples) {
+    receiver.process_g711(ulaw.subspan(i, std::min(frame_samples, ulaw.size() - i)), false, log);
+  }
+  receiver.flush(log);
+  return log;
+}
 
 talk_off_result run_talk_off(const std::string& dir, const options& opt) {
   namespace fs = std::filesystem;
@@ -539,6 +564,9 @@ talk_off_result run_talk_off(const std::string& dir, const options& opt) {
     }
     result.toneguard_keys += tg;
     result.spandsp_keys += sp;
+    const warning_log warnings = warnings_over(ulaw);
+    result.false_warnings += warnings.cleared;
+    result.false_warning_ms += static_cast<double>(warnings.cleared_samples) * 1000.0 / rate_hz;
     result.minutes += static_cast<double>(ulaw.size()) / rate_hz / 60.0;
     ++result.files;
   }
@@ -554,8 +582,8 @@ void print_talk_off(const options& opt) {
   if (!opt.json) {
     std::printf(
         "\n### talk-off (false digits; 0-9 in brackets)\n\n| material | files | minutes | "
-        "toneguard | spandsp |\n"
-        "|---|---|---|---|---|\n");
+        "toneguard | spandsp | toneguard early warnings cleared (ms, per minute) |\n"
+        "|---|---|---|---|---|---|\n");
   }
   for (const auto& [name, dir] :
        {std::pair{"speech", opt.speech_dir}, std::pair{"music", opt.music_dir}}) {
@@ -567,14 +595,17 @@ void print_talk_off(const options& opt) {
           "{\"group\":\"talk-off\",\"condition\":%s,\"dir\":%s,\"files\":%d,\"skipped\":%d,"
           "\"minutes\":%.2f,"
           "\"toneguard\":{\"false_digits\":%d,\"false_digits_0_9\":%d,\"keys\":%s},"
-          "\"spandsp\":{\"false_digits\":%d,\"false_digits_0_9\":%d,\"keys\":%s}}\n",
+          "\"spandsp\":{\"false_digits\":%d,\"false_digits_0_9\":%d,\"keys\":%s},"
+          "\"toneguard_cleared_warnings\":%d,\"toneguard_cleared_warning_ms\":%.1f}\n",
           json_string(name).c_str(), json_string(dir).c_str(), r.files, r.skipped, r.minutes, tg,
           digits_0_to_9(r.toneguard_keys), json_string(r.toneguard_keys).c_str(), sp,
-          digits_0_to_9(r.spandsp_keys), json_string(r.spandsp_keys).c_str());
+          digits_0_to_9(r.spandsp_keys), json_string(r.spandsp_keys).c_str(), r.false_warnings,
+          r.false_warning_ms);
     } else {
-      std::printf("| %s (%s) | %d | %.1f | %d (%d) | %d (%d) |\n", name, dir.c_str(), r.files,
-                  r.minutes, tg, digits_0_to_9(r.toneguard_keys), sp,
-                  digits_0_to_9(r.spandsp_keys));
+      std::printf("| %s (%s) | %d | %.1f | %d (%d) | %d (%d) | %d (%.0f ms; %.1f ms/min) |\n", name,
+                  dir.c_str(), r.files, r.minutes, tg, digits_0_to_9(r.toneguard_keys), sp,
+                  digits_0_to_9(r.spandsp_keys), r.false_warnings, r.false_warning_ms,
+                  r.minutes > 0 ? r.false_warning_ms / r.minutes : 0.0);
     }
   }
 }
