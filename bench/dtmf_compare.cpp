@@ -585,8 +585,16 @@ void print_talk_off(const options& opt) {
         "toneguard | spandsp | toneguard early warnings cleared (ms, per minute) |\n"
         "|---|---|---|---|---|---|\n");
   }
-  for (const auto& [name, dir] :
-       {std::pair{"speech", opt.speech_dir}, std::pair{"music", opt.music_dir}}) {
+  // English speech and music always; the other languages of Debian's asterisk-core-sounds-*-wav
+  // where installed, as more talk-off material.
+  std::vector<std::pair<std::string, std::string>> material{{"speech", opt.speech_dir},
+                                                            {"music", opt.music_dir}};
+  for (const char* language : {"es", "fr", "it", "ru"}) {
+    const std::string dir = "/usr/share/asterisk/sounds/" + std::string(language);
+    if (std::filesystem::is_directory(dir))
+      material.emplace_back("speech " + std::string(language), dir);
+  }
+  for (const auto& [name, dir] : material) {
     const talk_off_result r = run_talk_off(dir, opt);
     const int tg = static_cast<int>(r.toneguard_keys.size()),
               sp = static_cast<int>(r.spandsp_keys.size());
@@ -602,9 +610,10 @@ void print_talk_off(const options& opt) {
           digits_0_to_9(r.spandsp_keys), json_string(r.spandsp_keys).c_str(), r.false_warnings,
           r.false_warning_ms);
     } else {
-      std::printf("| %s (%s) | %d | %.1f | %d (%d) | %d (%d) | %d (%.0f ms; %.1f ms/min) |\n", name,
-                  dir.c_str(), r.files, r.minutes, tg, digits_0_to_9(r.toneguard_keys), sp,
-                  digits_0_to_9(r.spandsp_keys), r.false_warnings, r.false_warning_ms,
+      std::printf("| %s (%s) | %d | %.1f | %d (%d) | %d (%d) | %d (%.0f ms; %.1f ms/min) |\n",
+                  name.c_str(), dir.c_str(), r.files, r.minutes, tg,
+                  digits_0_to_9(r.toneguard_keys), sp, digits_0_to_9(r.spandsp_keys),
+                  r.false_warnings, r.false_warning_ms,
                   r.minutes > 0 ? r.false_warning_ms / r.minutes : 0.0);
     }
   }
