@@ -16,6 +16,7 @@ namespace toneguard::dsp {
 namespace {
 
 constexpr int S = dtmf_receiver::block_samples;
+static_assert(S <= static_cast<int>(simd::bank16_max_run), "a block must fit one G.711 kernel call");
 constexpr double rate = dtmf_receiver::sample_rate_hz;
 
 // Bins 0..3 are the rows, 4..7 the columns.
@@ -252,14 +253,18 @@ void dtmf_receiver::process(std::span<const std::int16_t> audio, dtmf_listener& 
 void dtmf_receiver::process_g711(std::span<const std::uint8_t> codes, bool alaw,
                                  dtmf_listener& listener) noexcept {
   prefetch_state();
-  const auto& bank = tables().bank;
+  // The kernel directly: a piece never exceeds one block (40 <= bank16_max_run codes).
+  const auto& k = simd::kernels();
+  const auto correlate = alaw ? k.correlate_bank16_alaw : k.correlate_bank16_ulaw;
+  const simd::bank16_basis basis = tables().bank.g711_basis();
   while (!codes.empty()) {
     const std::size_t take =
         std::min<std::size_t>(codes.size(), static_cast<std::size_t>(S - block_fill_));
     // A whole block below the least energy of a tone block needs no bins (finish_block's
     // first test would drop it): the kernel then only decodes it.
     const float min_energy = block_fill_ == 0 && take == S ? quiet_block_energy() : 0.0f;
-    bank.accumulate_g711(codes.first(take), alaw, block_fill_, bins_acc_, &energy_acc_, min_energy);
+    correlate(codes.data(), take, basis, static_cast<std::size_t>(block_fill_), bins_acc_,
+              &energy_acc_, min_energy);
     advance(take, listener);
     codes = codes.subspan(take);
   }
@@ -358,6 +363,17 @@ void dtmf_receiver::analyze(block_view& b, const bin_powers& powers,
   const bool digit_on = digit_key_ != '\0';
   const float relaxed_floor = limits.min_tone_power_ * 0.25f;
   const float purity_floor = digit_on ? limits.relaxed_purity_ : limits.min_purity_;
+  if (candidate && run_blocks_ > 0) {
+    // A run is being followed: when its own pair still explains the block clearly, no other
+    // pair can do better by enough to matter, and the search below is skipped.
+    const pair_fit same = fit_pair(t, bins_acc_, run_row_, run_column_);
+    if (same.explained >= 0.9f * b.energy) {
+      b.row = run_row_;
+      b.column = run_column_;
+      b.fit = same;
+      candidate = false;
+    }
+  }
   if (candidate) {
     // The strongest row and column, then the runner-up of each group where it comes close:
     // the other group's tone leaks into neighbouring bins unevenly (by twist), so the pair

@@ -10,6 +10,8 @@
 #include <memory>
 #include <span>
 
+#include "toneguard/simd/kernels.h"
+
 namespace toneguard::dsp {
 
 class goertzel_bank {
@@ -44,6 +46,12 @@ class goertzel_bank {
   }
 
   [[nodiscard]] int block_samples() const noexcept { return block_samples_; }
+
+  /// The basis in the form the simd G.711 correlators take, for callers that call them
+  /// directly with runs of at most simd::bank16_max_run codes.
+  [[nodiscard]] simd::bank16_basis g711_basis() const noexcept {
+    return {basis_.get(), q12_pairs_.get()};
+  }
   [[nodiscard]] int bins() const noexcept { return bins_; }
 
  private:
