@@ -1,0 +1,4 @@
+// Being written: a temporary target that accepts any input.
+#include <cstddef>
+#include <cstdint>
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t*, std::size_t) { return 0; }
