@@ -142,6 +142,39 @@ TEST_F(detect_cli, bad_files_are_named_on_stderr_and_the_others_still_processed)
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 4) << r.err;
 }
 
+TEST_F(detect_cli, mask_to_writes_what_the_agent_hears_with_no_key_left) {
+  dsp::signal_builder b;
+  b.silence(200).dtmf('4', 80, {-8.0f}).silence(100).tone(440, 300, -15).silence(100);
+  const auto caller = write("caller.wav", b, 8000, dsp::wav_audio::encoding::ulaw);
+  const auto agent = (dir_ / "agent.wav").string();
+  const auto masked = run_detect("--mask-to " + agent + " " + caller);
+  ASSERT_EQ(masked.status, 0) << masked.err;
+  EXPECT_NE(masked.out.find("leaked 0 samples"), std::string::npos) << masked.out;
+  EXPECT_EQ(run_detect(agent).out, agent + ": (no digits)\n");
+  const auto scan = run_detect("--leak " + agent);
+  EXPECT_EQ(scan.status, 0) << scan.out;
+  EXPECT_EQ(scan.out, agent + ": no DTMF fragment\n");
+  // Time-aligned with the input, and the speech after the key is still there.
+  auto wav = dsp::read_wav_file(agent);
+  ASSERT_TRUE(wav.ok()) << wav.error();
+  ASSERT_EQ(wav.audio().samples.size(), b.size());
+  double speech = 0;
+  for (std::size_t i = b.samples_for_ms(420); i < b.samples_for_ms(660); ++i) {
+    speech += std::abs(wav.audio().samples[i]);
+  }
+  EXPECT_GT(speech, 0.0);
+}
+
+TEST_F(detect_cli, leak_reports_each_fragment_and_exits_1) {
+  dsp::signal_builder b;
+  b.silence(100).dtmf('#', 6, {-10.0f}).silence(100);
+  const auto path = write("fragment.wav", b, 8000);
+  const auto r = run_detect("--leak --json " + path);
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.out.find("\"key\": \"#\""), std::string::npos) << r.out;
+  EXPECT_NEAR(number_after(r.out, "\"leak_ms\": "), 100.0, 3.0) << r.out;
+}
+
 TEST_F(detect_cli, isa_lists_the_targets_and_unknown_options_are_refused) {
   const auto r = run_detect("--isa");
   EXPECT_EQ(r.status, 0);

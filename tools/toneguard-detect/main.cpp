@@ -7,13 +7,18 @@
 // Exit status: 0 all files read, 2 a file could not be read (the others are still processed)
 // or bad usage.
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "bench_mode.h"
+#include "toneguard/dsp/dtmf_leak_scan.h"
+#include "toneguard/dsp/dtmf_masker.h"
 #include "toneguard/dsp/dtmf_receiver.h"
 #include "toneguard/dsp/resampler.h"
 #include "toneguard/dsp/wav.h"
@@ -27,12 +32,19 @@ constexpr const char* usage =
     "usage: toneguard-detect [--json] FILE...\n"
     "       toneguard-detect --isa\n"
     "       toneguard-detect --bench CHANNELS FILE [--compare-spandsp] [--seconds S]\n"
+    "       toneguard-detect --leak [--json] FILE...\n"
+    "       toneguard-detect --mask-to OUT.wav [--lookahead MS] [--mask-mode M] FILE\n"
     "Prints the DTMF digits found in each WAV file (PCM16, mu-law or A-law; 8 or 16 kHz; mono).\n"
     "  --json             one JSON object per digit per line: file, digit, start_ms, end_ms, "
     "detected_ms\n"
     "  --isa              the SIMD targets this machine can run, the active one first\n"
     "  --bench            CHANNELS receivers over FILE on one thread, as the proxy runs them\n"
     "  --compare-spandsp  with --bench: spandsp's dtmf_rx over the same frames, and the ratio\n"
+    "  --leak             instead of digits, every DTMF fragment left in each file (an attacker's\n"
+    "                     scan of audio that should have been masked); exit status 1 if any\n"
+    "  --mask-to OUT.wav  what an agent would hear: FILE with every key masked (8 kHz PCM16)\n"
+    "  --lookahead MS     with --mask-to: the masker's look-ahead (default 15)\n"
+    "  --mask-mode M      with --mask-to: silence (default), tone or noise\n"
     "Environment: TONEGUARD_ISA=scalar|avx2|avx512|neon forces a SIMD target.\n";
 
 std::string json_string(std::string_view s) {
@@ -79,31 +91,45 @@ class digit_collector : public dsp::dtmf_listener {
   double delay_;
 };
 
-// Decodes one file into digits; returns false with a message on stderr when it cannot be read.
-bool detect_file(const std::string& path, bool json) {
+// A file's audio at 8 kHz (16 kHz input resampled) and the resampler's delay in samples;
+// nullopt, with a message on stderr naming the file, when it cannot be read.
+struct audio_8k {
+  std::vector<float> samples;
+  double delay = 0;
+  int source_rate_hz = 8000;
+};
+
+std::optional<audio_8k> load(const std::string& path) {
   auto wav = dsp::read_wav_file(path);
   if (!wav.ok()) {
     std::fprintf(stderr, "toneguard-detect: %s: %s\n", path.c_str(), wav.error().c_str());
-    return false;
+    return std::nullopt;
   }
   const auto& audio = wav.audio();
-  std::vector<float> samples(audio.samples.begin(), audio.samples.end());
-  double delay = 0;
+  audio_8k out{{audio.samples.begin(), audio.samples.end()}, 0, audio.sample_rate_hz};
   if (audio.sample_rate_hz == 16000) {
     dsp::resampler_16k_to_8k resampler;
     std::vector<float> narrow;
-    resampler.process(samples, narrow);
+    resampler.process(out.samples, narrow);
     // Push the filter's tail out so that a digit at the very end is still seen whole.
     std::vector<float> tail(
         static_cast<std::size_t>(2 * dsp::resampler_16k_to_8k::delay_samples_8k + 2), 0.0f);
     resampler.process(tail, narrow);
-    samples = std::move(narrow);
-    delay = dsp::resampler_16k_to_8k::delay_samples_8k;
+    out.samples = std::move(narrow);
+    out.delay = dsp::resampler_16k_to_8k::delay_samples_8k;
   }
+  return out;
+}
 
+constexpr std::size_t frame = 160;  // 20 ms, as RTP delivers it
+
+// Decodes one file into digits; returns false when it cannot be read.
+bool detect_file(const std::string& path, bool json) {
+  const auto audio = load(path);
+  if (!audio) return false;
+  const auto& samples = audio->samples;
   dsp::dtmf_receiver receiver;
-  digit_collector collector(delay);
-  constexpr std::size_t frame = 160;  // 20 ms, as RTP delivers it
+  digit_collector collector(audio->delay);
   for (std::size_t i = 0; i < samples.size(); i += frame) {
     receiver.process(
         std::span<const float>(samples).subspan(i, std::min(frame, samples.size() - i)), collector);
@@ -123,6 +149,65 @@ bool detect_file(const std::string& path, bool json) {
     for (const auto& d : collector.digits) keys += d.key;
     std::printf("%s: %s\n", path.c_str(), keys.empty() ? "(no digits)" : keys.c_str());
   }
+  return true;
+}
+
+enum class file_outcome { unreadable, clean, leaks };
+
+// The attacker's scan of one file: every DTMF fragment left in it.
+file_outcome leak_file(const std::string& path, bool json) {
+  const auto audio = load(path);
+  if (!audio) return file_outcome::unreadable;
+  const auto leaks = dsp::scan_for_dtmf_leaks(audio->samples);
+  const std::string file = json_string(path);
+  for (const auto& leak : leaks) {
+    const double at_ms = (static_cast<double>(leak.position) - audio->delay) / 8.0;
+    if (json) {
+      std::printf(
+          "{\"file\": %s, \"leak_ms\": %.3f, \"key\": \"%c\", \"row_dbm0\": %.1f, \"column_dbm0\": "
+          "%.1f}\n",
+          file.c_str(), at_ms, leak.key, leak.row_level_dbm0, leak.column_level_dbm0);
+    } else {
+      std::printf("%s: DTMF fragment at %.1f ms (key %c, %.1f/%.1f dBm0)\n", path.c_str(), at_ms,
+                  leak.key, leak.row_level_dbm0, leak.column_level_dbm0);
+    }
+  }
+  if (leaks.empty() && !json) std::printf("%s: no DTMF fragment\n", path.c_str());
+  return leaks.empty() ? file_outcome::clean : file_outcome::leaks;
+}
+
+// What the agent would hear: the file through the receiver and the masker in 20 ms frames,
+// written time-aligned with the input (the look-ahead delay removed) as 16-bit PCM at 8 kHz.
+bool mask_file(const std::string& path, const std::string& out_path,
+               const dsp::dtmf_masker_config& config) {
+  const auto audio = load(path);
+  if (!audio) return false;
+  const auto& in = audio->samples;
+  dsp::dtmf_receiver receiver;
+  dsp::dtmf_masker masker(config);
+  const auto delay = static_cast<std::size_t>(masker.lookahead_samples());
+  // The input, then as much silence as the delay, so that the last sample comes out too.
+  std::vector<float> padded(in);
+  padded.resize(in.size() + delay, 0.0f);
+  std::vector<float> out(padded.size());
+  for (std::size_t i = 0; i < padded.size(); i += frame) {
+    const std::size_t n = std::min(frame, padded.size() - i);
+    receiver.process(std::span<const float>(padded).subspan(i, n), masker);
+    masker.process(std::span<const float>(padded).subspan(i, n),
+                   std::span<float>(out).subspan(i, n));
+  }
+  std::vector<std::int16_t> pcm(in.size());
+  for (std::size_t i = 0; i < pcm.size(); ++i) {
+    pcm[i] = static_cast<std::int16_t>(std::lrint(std::clamp(out[i + delay], -32768.0f, 32767.0f)));
+  }
+  if (auto error = dsp::write_wav_file(out_path, 8000, pcm)) {
+    std::fprintf(stderr, "toneguard-detect: %s: %s\n", out_path.c_str(), error->c_str());
+    return false;
+  }
+  std::printf("%s: masked %.1f ms, leaked %lld samples, look-ahead %d ms -> %s\n", path.c_str(),
+              static_cast<double>(masker.masked_samples()) / 8.0,
+              static_cast<long long>(masker.leaked_samples()), config.lookahead_ms,
+              out_path.c_str());
   return true;
 }
 
@@ -151,6 +236,9 @@ int main(int argc, char** argv) {
 
   bool json = false;
   bool bench = false;
+  bool leak = false;
+  std::string mask_to;
+  dsp::dtmf_masker_config mask_config;
   tools::bench_options bench_options;
   std::vector<std::string> files;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -172,6 +260,32 @@ int main(int argc, char** argv) {
                          args[i] + "'");
       }
       bench_options.channels = static_cast<int>(channels);
+    } else if (a == "--leak") {
+      leak = true;
+    } else if (a == "--mask-to") {
+      if (i + 1 >= args.size()) return bad_usage("--mask-to needs OUT.wav");
+      mask_to = args[++i];
+    } else if (a == "--lookahead") {
+      if (i + 1 >= args.size()) return bad_usage("--lookahead needs a value in ms");
+      char* end = nullptr;
+      const long ms = std::strtol(args[++i].c_str(), &end, 10);
+      if (*end != '\0' || ms < 0 || ms > dsp::dtmf_masker::max_lookahead_ms) {
+        return bad_usage("--lookahead must be a whole number of ms from 0 to 200, got '" + args[i] +
+                         "'");
+      }
+      mask_config.lookahead_ms = static_cast<int>(ms);
+    } else if (a == "--mask-mode") {
+      if (i + 1 >= args.size()) return bad_usage("--mask-mode needs silence, tone or noise");
+      const std::string& m = args[++i];
+      if (m == "silence") {
+        mask_config.mode = dsp::mask_mode::silence;
+      } else if (m == "tone") {
+        mask_config.mode = dsp::mask_mode::flat_tone;
+      } else if (m == "noise") {
+        mask_config.mode = dsp::mask_mode::comfort_noise;
+      } else {
+        return bad_usage("--mask-mode must be silence, tone or noise, got '" + m + "'");
+      }
     } else if (a == "--compare-spandsp") {
       bench_options.compare_spandsp = true;
     } else if (a == "--seconds") {
@@ -197,6 +311,19 @@ int main(int argc, char** argv) {
   }
   if (bench_options.compare_spandsp) return bad_usage("--compare-spandsp goes with --bench");
   if (files.empty()) return bad_usage("no input files");
+  if (!mask_to.empty()) {
+    if (files.size() != 1) return bad_usage("--mask-to takes exactly one FILE");
+    return mask_file(files.front(), mask_to, mask_config) ? 0 : 2;
+  }
+  if (leak) {
+    bool unreadable = false, leaks = false;
+    for (const auto& f : files) {
+      const auto outcome = leak_file(f, json);
+      unreadable = unreadable || outcome == file_outcome::unreadable;
+      leaks = leaks || outcome == file_outcome::leaks;
+    }
+    return unreadable ? 2 : leaks ? 1 : 0;
+  }
 
   int status = 0;
   for (const auto& f : files) {
