@@ -45,6 +45,7 @@ dtmf_masker::dtmf_masker(const dtmf_masker_config& config)
       hangover_(config.hangover_ms * samples_per_ms) {
   if (auto error = validate(config)) throw std::invalid_argument(*error);
   line_.assign(static_cast<std::size_t>(delay_), 0.0f);
+  code_line_.assign(static_cast<std::size_t>(delay_), 0);
   const double step = 2 * std::numbers::pi * config.tone_hz / dtmf_receiver::sample_rate_hz;
   tone_step_re_ = static_cast<float>(std::cos(step));
   tone_step_im_ = static_cast<float>(std::sin(step));
@@ -136,22 +137,40 @@ float dtmf_masker::mask_sample() noexcept {
   return 0.0f;
 }
 
-void dtmf_masker::process(std::span<const float> in, std::span<float> out) noexcept {
-  const std::size_t line = line_.size();
+template <class Sample, class Mask>
+void dtmf_masker::run(std::span<const Sample> in, std::span<Sample> out, std::vector<Sample>& line,
+                      Mask mask) noexcept {
+  const std::size_t length = line.size();
   for (std::size_t i = 0; i < in.size(); ++i) {
-    float sample = in[i];
-    if (line != 0) {
-      std::swap(sample, line_[line_at_]);
-      if (++line_at_ == line) line_at_ = 0;
+    Sample sample = in[i];
+    if (length != 0) {
+      std::swap(sample, line[line_at_]);
+      if (++line_at_ == length) line_at_ = 0;
     }
     const std::int64_t out_position = in_position_ - delay_;
     ++in_position_;
     if (span_count_ != 0 && out_position >= 0 && masked_at(out_position)) {
-      sample = mask_sample();
+      sample = mask();
       ++masked_;
     }
     out[i] = sample;
   }
+}
+
+void dtmf_masker::process(std::span<const float> in, std::span<float> out) noexcept {
+  run<float>(in, out, line_, [this] { return mask_sample(); });
+}
+
+void dtmf_masker::process_g711(std::span<const std::uint8_t> in, std::span<std::uint8_t> out,
+                               bool alaw) noexcept {
+  const g711_law law = alaw ? g711_law::alaw : g711_law::ulaw;
+  if (!code_line_filled_) {
+    std::fill(code_line_.begin(), code_line_.end(), g711_encode(law, std::int16_t{0}));
+    code_line_filled_ = true;
+  }
+  run<std::uint8_t>(in, out, code_line_, [this, law] {
+    return g711_encode(law, static_cast<std::int16_t>(std::lrint(mask_sample())));
+  });
 }
 
 }  // namespace toneguard::dsp

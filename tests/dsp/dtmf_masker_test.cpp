@@ -12,6 +12,7 @@
 
 #include "toneguard/dsp/dtmf.h"
 #include "toneguard/dsp/dtmf_leak_scan.h"
+#include "toneguard/dsp/g711.h"
 #include "toneguard/dsp/levels.h"
 #include "toneguard/dsp/signal_builder.h"
 #include "toneguard/dsp/wav.h"
@@ -26,7 +27,8 @@ struct masked_run {
 };
 
 // Receiver then masker over the same audio, `frame` samples at a time, as the proxy will.
-masked_run mask(const std::vector<float>& audio, std::size_t frame, const dtmf_masker_config& config = {}) {
+masked_run mask(const std::vector<float>& audio, std::size_t frame,
+                const dtmf_masker_config& config = {}) {
   dtmf_receiver receiver;
   dtmf_masker masker(config);
   masked_run run{std::vector<float>(audio.size()), 0, 0};
@@ -43,12 +45,14 @@ masked_run mask(const std::vector<float>& audio, std::size_t frame, const dtmf_m
 // Keys with random level, twist, frequency error, length and alignment, in line noise.
 std::vector<float> random_keys(std::uint32_t seed, char key, float noise_dbm0 = -45.0f) {
   std::mt19937 rng(seed);
-  auto u = [&](double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); };
+  auto u = [&](double lo, double hi) {
+    return std::uniform_real_distribution<double>(lo, hi)(rng);
+  };
   signal_builder b;
   b.silence(30 + u(0, 20));
   b.dtmf(key, u(40, 120),
-         {static_cast<float>(-u(3, 25)), static_cast<float>(u(-4, 8)), static_cast<float>(u(-0.015, 0.015)),
-          static_cast<float>(u(-0.015, 0.015))})
+         {static_cast<float>(-u(3, 25)), static_cast<float>(u(-4, 8)),
+          static_cast<float>(u(-0.015, 0.015)), static_cast<float>(u(-0.015, 0.015))})
       .silence(u(40, 80))
       .dtmf(key, u(40, 80), {-10.0f})
       .silence(100);
@@ -65,8 +69,9 @@ TEST(dtmf_masker, masks_every_key_with_zero_leak_at_the_default_lookahead) {
         const auto run = mask(audio, frame);
         EXPECT_EQ(run.leaked, 0) << key << " seed " << seed << " frame " << frame;
         const auto leaks = scan_for_dtmf_leaks(run.out);
-        EXPECT_TRUE(leaks.empty()) << key << " seed " << seed << " frame " << frame << ": " << leaks.size()
-                                   << " leaks, first at " << (leaks.empty() ? 0 : leaks[0].position);
+        EXPECT_TRUE(leaks.empty())
+            << key << " seed " << seed << " frame " << frame << ": " << leaks.size()
+            << " leaks, first at " << (leaks.empty() ? 0 : leaks[0].position);
         EXPECT_GT(run.masked, 0);
       }
     }
@@ -149,14 +154,17 @@ TEST(dtmf_masker, each_mode_replaces_the_key_with_what_it_says) {
     dtmf_receiver check;
     struct count : dtmf_listener {
       int digits = 0;
-      void on_dtmf(const dtmf_event& e) override { digits += e.what == dtmf_event::kind::digit_start; }
+      void on_dtmf(const dtmf_event& e) override {
+        digits += e.what == dtmf_event::kind::digit_start;
+      }
     } digits;
     check.process(run.out, digits);
     check.flush(digits);
     EXPECT_EQ(digits.digits, 0) << "a key is heard in the masked output";
     switch (mode) {
       case mask_mode::silence:
-        EXPECT_TRUE(std::all_of(run.out.begin() + static_cast<long>(from), run.out.begin() + static_cast<long>(to),
+        EXPECT_TRUE(std::all_of(run.out.begin() + static_cast<long>(from),
+                                run.out.begin() + static_cast<long>(to),
                                 [](float v) { return v == 0.0f; }));
         break;
       case mask_mode::flat_tone:
@@ -196,6 +204,39 @@ TEST(dtmf_masker, rejects_bad_configuration_naming_the_field) {
   c.tone_hz = 5000;
   EXPECT_NE(validate(c)->find("tone_hz"), std::string::npos);
   EXPECT_FALSE(validate(dtmf_masker_config{}).has_value());
+}
+
+}  // namespace
+}  // namespace toneguard::dsp
+
+namespace toneguard::dsp {
+namespace {
+
+TEST(dtmf_masker, g711_codes_pass_bit_exact_and_keys_are_masked_with_zero_leak) {
+  for (bool alaw : {false, true}) {
+    const g711_law law = alaw ? g711_law::alaw : g711_law::ulaw;
+    signal_builder b;
+    b.tone(440, 100, -15).dtmf('8', 70, {-9.0f}).tone(440, 200, -15).add_white_noise(-45, 9);
+    const auto pcm = b.pcm16();
+    std::vector<std::uint8_t> codes(pcm.size()), out(pcm.size());
+    g711_encode(law, pcm, codes);
+    dtmf_receiver receiver;
+    dtmf_masker masker;
+    for (std::size_t i = 0; i < codes.size(); i += 160) {
+      const std::size_t n = std::min<std::size_t>(160, codes.size() - i);
+      receiver.process_g711(std::span(codes).subspan(i, n), alaw, masker);
+      masker.process_g711(std::span(codes).subspan(i, n), std::span(out).subspan(i, n), alaw);
+    }
+    EXPECT_EQ(masker.leaked_samples(), 0);
+    EXPECT_GT(masker.masked_samples(), 70 * 8);
+    const std::size_t delay = static_cast<std::size_t>(masker.lookahead_samples());
+    // Before the lookahead fills: silence codes; outside the masked key: the input, delayed.
+    EXPECT_EQ(out[0], g711_encode(law, std::int16_t{0}));
+    for (std::size_t i = delay; i < delay + 90 * 8; ++i) ASSERT_EQ(out[i], codes[i - delay]) << i;
+    std::vector<float> decoded(out.size());
+    g711_decode(law, out, decoded);
+    EXPECT_TRUE(scan_for_dtmf_leaks(decoded).empty()) << (alaw ? "A-law" : "mu-law");
+  }
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "toneguard/dsp/dtmf_receiver.h"
+#include "toneguard/dsp/g711.h"
 
 namespace toneguard::dsp {
 
@@ -65,6 +66,13 @@ class dtmf_masker final : public dtmf_listener {
   /// The first look-ahead's worth of output is silence. In 16-bit linear units.
   void process(std::span<const float> in, std::span<float> out) noexcept;
 
+  /// The same for G.711 codes (μ-law, or A-law when `alaw`): the codes are delayed as they
+  /// are, and only masked samples are encoded anew, so unmasked audio passes bit-exact. The
+  /// first look-ahead's worth of output is silence codes. Use one of the two process()
+  /// overloads per masker, and one law.
+  void process_g711(std::span<const std::uint8_t> in, std::span<std::uint8_t> out,
+                    bool alaw) noexcept;
+
   /// Samples masked so far.
   [[nodiscard]] std::int64_t masked_samples() const noexcept { return masked_; }
   /// Samples of a tone that had already gone out when its span opened: a leak. Zero is the
@@ -89,9 +97,15 @@ class dtmf_masker final : public dtmf_listener {
   int delay_;
   int guard_;
   int hangover_;
-  std::vector<float> line_;       // the delay line, delay_ samples, circular
-  std::size_t line_at_ = 0;       // next slot to read and overwrite
-  std::int64_t in_position_ = 0;  // input samples taken
+  template <class Sample, class Mask>
+  void run(std::span<const Sample> in, std::span<Sample> out, std::vector<Sample>& line,
+           Mask mask) noexcept;
+
+  std::vector<float> line_;              // the delay line, delay_ samples, circular
+  std::vector<std::uint8_t> code_line_;  // the same for G.711 codes
+  bool code_line_filled_ = false;        // with silence codes of the stream's law
+  std::size_t line_at_ = 0;              // next slot to read and overwrite
+  std::int64_t in_position_ = 0;         // input samples taken
   std::array<span_of_stream, 8> spans_{};
   std::size_t span_count_ = 0;
   bool digit_on_ = false;      // between digit_start and digit_end
