@@ -81,6 +81,11 @@ void dtmf_masker::on_dtmf(const dtmf_event& event) {
   }
 }
 
+void dtmf_masker::release() noexcept {
+  close_span(in_position_);
+  digit_on_ = suspicion_on_ = false;
+}
+
 void dtmf_masker::open_span(std::int64_t begin) noexcept {
   for (std::size_t i = 0; i < span_count_; ++i) {
     if (spans_[i].end == open) {

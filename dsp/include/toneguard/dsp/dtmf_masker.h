@@ -73,6 +73,13 @@ class dtmf_masker final : public dtmf_listener {
   void process_g711(std::span<const std::uint8_t> in, std::span<std::uint8_t> out,
                     bool alaw) noexcept;
 
+  /// Ends every masked span at the current input position and forgets what is on (masking
+  /// switched off while a key may be on).
+  void release() noexcept;
+
+  /// Input samples taken so far: the stream position of the next input sample.
+  [[nodiscard]] std::int64_t position() const noexcept { return in_position_; }
+
   /// Samples masked so far.
   [[nodiscard]] std::int64_t masked_samples() const noexcept { return masked_; }
   /// Samples of a tone that had already gone out when its span opened: a leak. Zero is the
