@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "toneguard/dsp/dtmf_leak_scan.h"
@@ -34,7 +35,7 @@ constexpr std::size_t capacity = 12 + 480;
 
 std::vector<std::uint8_t> rtp(std::uint8_t pt, std::uint16_t seq, std::uint32_t ts, bool marker,
                               std::span<const std::uint8_t> payload) {
-  std::vector<std::uint8_t> p(12);
+  std::vector<std::uint8_t> p(12 + payload.size());
   p[0] = 0x80;
   p[1] = static_cast<std::uint8_t>(pt | (marker ? 0x80 : 0));
   p[2] = static_cast<std::uint8_t>(seq >> 8);
@@ -43,7 +44,7 @@ std::vector<std::uint8_t> rtp(std::uint8_t pt, std::uint16_t seq, std::uint32_t 
     p[4 + i] = static_cast<std::uint8_t>(ts >> (24 - 8 * i));
     p[8 + i] = static_cast<std::uint8_t>(ssrc >> (24 - 8 * i));
   }
-  p.insert(p.end(), payload.begin(), payload.end());
+  std::copy(payload.begin(), payload.end(), p.begin() + 12);
   return p;
 }
 

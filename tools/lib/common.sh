@@ -10,6 +10,7 @@ TONEGUARD_PACKAGES=(
   g++-aarch64-linux-gnu qemu-user-static
   libgtest-dev libgmock-dev libbenchmark-dev
   libliquid-dev libspandsp-dev
+  libboost1.81-dev libtomlplusplus-dev libyaml-cpp-dev
   asterisk-core-sounds-en-wav asterisk-moh-opsound-wav
   python3
 )

@@ -1,0 +1,499 @@
+#include "toneguard/media/daemon_options.h"
+
+#include <arpa/inet.h>
+#include <toml++/toml.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <utility>
+
+namespace toneguard::media {
+
+namespace {
+
+/// The value types an option accepts in a config file.
+enum class value_kind {
+  flag,             // command line only, no value
+  text,             // a string
+  texts,            // a string or a list of strings (repeatable on the command line)
+  integer,          // an integer
+  text_or_integer,  // either
+};
+
+struct option_spec {
+  std::string_view name;
+  value_kind kind;
+  bool command_line_only;
+  std::string_view value_hint;
+  std::string_view help;
+};
+
+constexpr std::array<option_spec, 8> specs{{
+    {"config-file", value_kind::text, true, "FILE",
+     "read options from FILE first (TOML: *.toml, YAML: *.yaml/*.yml); keys are the option\n"
+     "      names without dashes; the command line overrides the file"},
+    {"interface", value_kind::texts, false, "ADDR",
+     "local address for media (IPv4 or IPv6 literal; repeatable; default 127.0.0.1)"},
+    {"listen-ng", value_kind::text, false, "ADDR:PORT",
+     "ng control socket, e.g. 127.0.0.1:2223 or [::1]:2223 (default 127.0.0.1:2223)"},
+    {"port-min", value_kind::integer, false, "PORT",
+     "lowest media port, 1024..65535, even recommended (default 30000)"},
+    {"port-max", value_kind::integer, false, "PORT", "highest media port (default 39999)"},
+    {"log-level", value_kind::text_or_integer, false, "LEVEL",
+     "error, warn, info or debug, or syslog 0-7 (default info)"},
+    {"num-threads", value_kind::integer, false, "N",
+     "media worker threads, 1..1024 (default: one per core)"},
+    {"help", value_kind::flag, true, "", "print this help and exit"},
+}};
+
+const option_spec* find_spec(std::string_view name) {
+  for (const auto& s : specs) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// " (did you mean 'x'?)" for a near miss (underscores for dashes, case, a typo), else "".
+std::string suggestion(std::string_view unknown, bool config) {
+  std::string normalized(unknown);
+  std::replace(normalized.begin(), normalized.end(), '_', '-');
+  std::transform(normalized.begin(), normalized.end(), normalized.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const option_spec* best = nullptr;
+  std::size_t best_distance = 3;
+  for (const auto& s : specs) {
+    if (config && s.command_line_only) continue;
+    const std::size_t d = edit_distance(normalized, s.name);
+    if (d < best_distance) {
+      best = &s;
+      best_distance = d;
+    }
+  }
+  if (best == nullptr) return {};
+  return std::string(" (did you mean '") + (config ? "" : "--") + std::string(best->name) + "'?)";
+}
+
+std::string quoted(std::string_view s) {
+  std::string out = "'";
+  // Bound what an attacker-controlled config can put into one message.
+  out.append(s.substr(0, 200));
+  if (s.size() > 200) out += "...";
+  out += '\'';
+  return out;
+}
+
+std::optional<long long> parse_integer(std::string_view s) {
+  long long v = 0;
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || end != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+/// Where a value came from, for messages: "--port-min" or "config x.toml: key 'port-min'".
+struct source {
+  std::string prefix;
+};
+
+// Sets one option from its textual value. For `texts`, `replace_list` starts a new list.
+std::optional<std::string> apply_value(daemon_options& o, const option_spec& spec,
+                                       std::string_view value, bool replace_list,
+                                       const source& where) {
+  const auto fail = [&](std::string problem) {
+    return std::optional<std::string>(where.prefix + ": " + std::move(problem));
+  };
+  const std::string_view name = spec.name;
+  if (name == "config-file") {
+    if (value.empty()) return fail("empty file name");
+    o.config_file = std::string(value);
+  } else if (name == "interface") {
+    if (!is_ip_literal(value)) return fail(quoted(value) + " is not an IPv4 or IPv6 address");
+    if (replace_list) o.interfaces.clear();
+    if (std::find(o.interfaces.begin(), o.interfaces.end(), value) == o.interfaces.end())
+      o.interfaces.emplace_back(value);
+  } else if (name == "listen-ng") {
+    auto endpoint = parse_ip_endpoint(value);
+    if (!endpoint.ok()) return fail(endpoint.error_message());
+    o.listen_ng = std::move(endpoint).value();
+  } else if (name == "port-min" || name == "port-max") {
+    const auto v = parse_integer(value);
+    if (!v || *v < 1024 || *v > 65535)
+      return fail(quoted(value) + " is not a port number in 1024..65535");
+    (name == "port-min" ? o.port_min : o.port_max) = static_cast<std::uint16_t>(*v);
+  } else if (name == "log-level") {
+    const auto level = parse_log_level(value);
+    if (!level)
+      return fail(quoted(value) + " is not a log level (error, warn, info, debug or 0-7)");
+    o.level = *level;
+  } else if (name == "num-threads") {
+    const auto v = parse_integer(value);
+    if (!v || *v < 1 || *v > 1024) return fail(quoted(value) + " is not a count in 1..1024");
+    o.num_threads = static_cast<unsigned>(*v);
+  } else if (name == "help") {
+    o.help = true;
+  }
+  return std::nullopt;
+}
+
+std::string kind_expectation(value_kind kind) {
+  switch (kind) {
+    case value_kind::text:
+      return "a string";
+    case value_kind::texts:
+      return "a string or a list of strings";
+    case value_kind::integer:
+      return "an integer";
+    case value_kind::text_or_integer:
+      return "a string or an integer";
+    case value_kind::flag:
+      break;
+  }
+  return "nothing";
+}
+
+/// A config value reduced to what apply_value takes: one or more strings, or a type
+/// mismatch described by the name of the type found.
+struct config_value {
+  std::vector<std::string> items;
+  std::string wrong_type;  // non-empty: the type found, which `kind` does not accept
+};
+
+// Checks one key of a config file and applies it.
+std::optional<std::string> apply_config_key(daemon_options& o, std::string_view key,
+                                            const config_value& value, std::string_view origin) {
+  const std::string prefix = "config " + std::string(origin);
+  const option_spec* spec = find_spec(key);
+  if (spec == nullptr) return prefix + ": unknown key " + quoted(key) + suggestion(key, true);
+  if (spec->command_line_only)
+    return prefix + ": key " + quoted(key) + " is only allowed on the command line";
+  const source where{prefix + ": key " + quoted(key)};
+  if (!value.wrong_type.empty())
+    return where.prefix + ": expected " + kind_expectation(spec->kind) + ", got " +
+           value.wrong_type;
+  if (value.items.empty()) return where.prefix + ": empty list";
+  bool first = true;
+  for (const auto& item : value.items) {
+    if (auto problem = apply_value(o, *spec, item, first, where)) return problem;
+    first = false;
+  }
+  return std::nullopt;
+}
+
+std::string toml_type_name(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+    case toml::node_type::time:
+    case toml::node_type::date_time:
+      return "a date/time";
+    case toml::node_type::none:
+      break;
+  }
+  return "nothing";
+}
+
+config_value from_toml(const toml::node& node, value_kind kind) {
+  config_value v;
+  if (const auto* s = node.as_string()) {
+    if (kind == value_kind::integer) v.wrong_type = "a string";
+    v.items.push_back(s->get());
+  } else if (const auto* i = node.as_integer()) {
+    if (kind != value_kind::integer && kind != value_kind::text_or_integer)
+      v.wrong_type = "an integer";
+    v.items.push_back(std::to_string(i->get()));
+  } else if (const auto* a = node.as_array(); a != nullptr && kind == value_kind::texts) {
+    for (const auto& element : *a) {
+      if (const auto* es = element.as_string()) {
+        v.items.push_back(es->get());
+      } else {
+        v.wrong_type = "a list holding " + toml_type_name(element);
+        break;
+      }
+    }
+  } else {
+    v.wrong_type = toml_type_name(node);
+  }
+  return v;
+}
+
+result<daemon_options> apply_toml(std::string_view text, std::string_view origin,
+                                  daemon_options o) {
+  toml::table table;
+  try {
+    table = toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return error{"config " + std::string(origin) + ": line " + std::to_string(where.line) +
+                 ", column " + std::to_string(where.column) + ": " + std::string(e.description())};
+  }
+  for (const auto& [key, node] : table) {
+    const option_spec* spec = find_spec(key.str());
+    const config_value value =
+        spec != nullptr ? from_toml(node, spec->kind) : config_value{{"-"}, {}};
+    if (auto problem = apply_config_key(o, key.str(), value, origin)) return error{*problem};
+  }
+  return o;
+}
+
+std::string yaml_type_name(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return "no value";
+}
+
+config_value from_yaml(const YAML::Node& node, value_kind kind) {
+  config_value v;
+  // YAML scalars are untyped text; integers are checked when the text is applied.
+  if (node.IsScalar()) {
+    v.items.push_back(node.Scalar());
+  } else if (node.IsSequence() && kind == value_kind::texts) {
+    for (const auto& element : node) {
+      if (!element.IsScalar()) {
+        v.wrong_type = "a list holding " + yaml_type_name(element);
+        break;
+      }
+      v.items.push_back(element.Scalar());
+    }
+  } else {
+    v.wrong_type = yaml_type_name(node);
+  }
+  return v;
+}
+
+result<daemon_options> apply_yaml(std::string_view text, std::string_view origin,
+                                  daemon_options o) {
+  const std::string prefix = "config " + std::string(origin);
+  try {
+    const YAML::Node root = YAML::Load(std::string(text));
+    if (root.IsNull()) return o;
+    if (!root.IsMap())
+      return error{prefix + ": the top level must be a mapping of option names to values"};
+    std::set<std::string, std::less<>> seen;
+    for (const auto& entry : root) {
+      if (!entry.first.IsScalar()) return error{prefix + ": a key is not a plain name"};
+      const std::string& key = entry.first.Scalar();
+      if (!seen.insert(key).second) return error{prefix + ": duplicate key " + quoted(key)};
+      const option_spec* spec = find_spec(key);
+      const config_value value =
+          spec != nullptr ? from_yaml(entry.second, spec->kind) : config_value{{"-"}, {}};
+      if (auto problem = apply_config_key(o, key, value, origin)) return error{*problem};
+    }
+  } catch (const YAML::Exception& e) {
+    return error{prefix + ": line " + std::to_string(e.mark.line + 1) + ", column " +
+                 std::to_string(e.mark.column + 1) + ": " + e.msg};
+  } catch (const std::exception& e) {
+    return error{prefix + ": " + e.what()};
+  }
+  return o;
+}
+
+result<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return error{"config " + path + ": cannot open: " + std::strerror(errno)};
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return error{"config " + path + ": cannot read"};
+  return text.str();
+}
+
+}  // namespace
+
+daemon_options default_daemon_options() {
+  daemon_options o;
+  o.num_threads = std::max(1u, std::thread::hardware_concurrency());
+  return o;
+}
+
+namespace {
+
+// inet_pton on a view: the whole text must be the literal (inet_pton would stop at a NUL).
+bool is_address_of(int family, std::string_view text) {
+  if (text.empty() || text.size() > 64 || text.find('\0') != std::string_view::npos) return false;
+  const std::string s(text);
+  std::array<unsigned char, 16> buf{};
+  return ::inet_pton(family, s.c_str(), buf.data()) == 1;
+}
+
+}  // namespace
+
+bool is_ip_literal(std::string_view text) {
+  return is_address_of(AF_INET, text) || is_address_of(AF_INET6, text);
+}
+
+result<ip_endpoint> parse_ip_endpoint(std::string_view text) {
+  std::string_view address;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return error{quoted(text) + " is not [IPv6]:PORT"};
+    address = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+    if (!is_address_of(AF_INET6, address))
+      return error{quoted(address) + " is not an IPv6 address"};
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos)
+      return error{quoted(text) + " is not ADDRESS:PORT (IPv6 as [::1]:PORT)"};
+    address = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (address.find(':') != std::string_view::npos)
+      return error{quoted(text) + ": write an IPv6 address in brackets, e.g. [::1]:2223"};
+    if (!is_address_of(AF_INET, address)) return error{quoted(address) + " is not an IPv4 address"};
+  }
+  const auto p = parse_integer(port);
+  if (!p || *p < 0 || *p > 65535) return error{quoted(port) + " is not a port in 0..65535"};
+  return ip_endpoint{std::string(address), static_cast<std::uint16_t>(*p)};
+}
+
+result<config_format> config_format_for(std::string_view file_name) {
+  const auto ends_with = [&](std::string_view suffix) {
+    return file_name.size() >= suffix.size() &&
+           file_name.substr(file_name.size() - suffix.size()) == suffix;
+  };
+  if (ends_with(".toml")) return config_format::toml;
+  if (ends_with(".yaml") || ends_with(".yml")) return config_format::yaml;
+  return error{"--config-file: " + quoted(file_name) +
+               " has no known extension (.toml, .yaml or .yml)"};
+}
+
+result<daemon_options> parse_daemon_config_text(std::string_view text, config_format format,
+                                                std::string_view origin, daemon_options base) {
+  // Both parsers throw on bad input; nothing escapes this function.
+  try {
+    return format == config_format::toml ? apply_toml(text, origin, std::move(base))
+                                         : apply_yaml(text, origin, std::move(base));
+  } catch (const std::exception& e) {
+    return error{"config " + std::string(origin) + ": " + e.what()};
+  }
+}
+
+result<daemon_options> parse_daemon_options(int argc, const char* const* argv) {
+  struct given {
+    const option_spec* spec;
+    std::string value;
+    std::string name;
+  };
+  std::vector<given> command_line;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg.size() < 3 || arg.substr(0, 2) != "--")
+      return error{"unexpected argument " + quoted(arg) + " (options start with --)"};
+    const auto eq = arg.find('=');
+    const std::string_view name = arg.substr(2, eq == std::string_view::npos ? arg.npos : eq - 2);
+    const option_spec* spec = find_spec(name);
+    if (spec == nullptr)
+      return error{"unknown option " + quoted(std::string("--") + std::string(name)) +
+                   suggestion(name, false)};
+    const std::string dashed = "--" + std::string(name);
+    std::string value;
+    if (spec->kind == value_kind::flag) {
+      if (eq != std::string_view::npos) return error{dashed + ": takes no value"};
+    } else if (eq != std::string_view::npos) {
+      value = std::string(arg.substr(eq + 1));
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      return error{dashed + ": missing value (" + std::string(spec->value_hint) + ")"};
+    }
+    command_line.push_back({spec, std::move(value), dashed});
+  }
+
+  daemon_options o = default_daemon_options();
+  for (const auto& g : command_line) {
+    if (g.spec->name == "config-file") {
+      if (g.value.empty()) return error{"--config-file: empty file name"};
+      o.config_file = g.value;
+    }
+  }
+  if (!o.config_file.empty()) {
+    auto format = config_format_for(o.config_file);
+    if (!format.ok()) return error{format.error_message()};
+    auto text = read_file(o.config_file);
+    if (!text.ok()) return error{text.error_message()};
+    // Copied: `o` is moved into the call, and the origin must outlive it.
+    const std::string path = o.config_file;
+    auto from_file = parse_daemon_config_text(text.value(), format.value(), path, std::move(o));
+    if (!from_file.ok()) return from_file;
+    o = std::move(from_file).value();
+  }
+
+  bool interfaces_from_command_line = false;
+  for (const auto& g : command_line) {
+    const bool replace = g.spec->kind == value_kind::texts && !interfaces_from_command_line;
+    if (g.spec->kind == value_kind::texts) interfaces_from_command_line = true;
+    if (auto problem = apply_value(o, *g.spec, g.value, replace, source{g.name}))
+      return error{*problem};
+  }
+
+  if (o.port_min > o.port_max)
+    return error{"--port-min " + std::to_string(o.port_min) + " is above --port-max " +
+                 std::to_string(o.port_max)};
+  return o;
+}
+
+std::string daemon_usage() {
+  std::string out =
+      "usage: toneguard [OPTION]...\n"
+      "RTP media proxy driven by rtpengine's ng control protocol.\n\n";
+  for (const auto& s : specs) {
+    out += "  --";
+    out += s.name;
+    if (!s.value_hint.empty()) {
+      out += ' ';
+      out += s.value_hint;
+    }
+    out += "\n      ";
+    out += s.help;
+    out += '\n';
+  }
+  out += "\nExit status: 0 on a clean stop (SIGTERM, SIGINT), 2 on a bad option or config.\n";
+  return out;
+}
+
+}  // namespace toneguard::media

@@ -1,0 +1,87 @@
+#pragma once
+/// The daemon's options: command line and config file, with rtpengine's option names where the
+/// meaning is the same (`--interface`, `--listen-ng`, `--port-min`, `--port-max`,
+/// `--log-level`, `--num-threads`, `--config-file`), so carriers recognize them.
+///
+/// A config file is TOML (name ends in `.toml`) or YAML (`.yaml`, `.yml`); its keys are the
+/// option names without the leading dashes (`listen-ng = "127.0.0.1:2223"`,
+/// `interface = ["127.0.0.1", "::1"]`). The command line overrides the file. Every unknown
+/// option or key, bad value or wrong type is an error whose message names it. Plain values:
+/// any thread may use its own instances.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "toneguard/media/log.h"
+#include "toneguard/media/result.h"
+
+namespace toneguard::media {
+
+/// An IP address literal and a UDP port, e.g. 127.0.0.1:2223 or [::1]:2223.
+struct ip_endpoint {
+  /// The address literal as given, without brackets ("127.0.0.1", "::1").
+  std::string address;
+  /// The port; 0 lets the system choose (useful in tests).
+  std::uint16_t port = 0;
+
+  friend bool operator==(const ip_endpoint&, const ip_endpoint&) = default;
+};
+
+/// Everything the daemon is configured with.
+struct daemon_options {
+  /// `--config-file`: the file read before the command line is applied; empty for none.
+  std::string config_file;
+  /// `--interface` (repeatable): local addresses media sockets bind to, IPv4 or IPv6
+  /// literals. Default 127.0.0.1.
+  std::vector<std::string> interfaces{"127.0.0.1"};
+  /// `--listen-ng`: where the ng control socket listens. Default 127.0.0.1:2223.
+  ip_endpoint listen_ng{"127.0.0.1", 2223};
+  /// `--port-min`: lowest media port (1024..65535, at most port_max; even recommended, as RTP
+  /// takes the even port and RTCP the next). Default 30000.
+  std::uint16_t port_min = 30000;
+  /// `--port-max`: highest media port. Default 39999.
+  std::uint16_t port_max = 39999;
+  /// `--log-level`: error, warn, info, debug, or a syslog number 0-7. Default info.
+  log_level level = log_level::info;
+  /// `--num-threads`: media workers (1..1024). Default one per core.
+  unsigned num_threads = 1;
+  /// `--help` was given: print daemon_usage() and exit 0.
+  bool help = false;
+};
+
+/// Which language a config text is in.
+enum class config_format { toml, yaml };
+
+/// The defaults: daemon_options{} with num_threads set to the number of cores (at least 1).
+[[nodiscard]] daemon_options default_daemon_options();
+
+/// Parses the command line (`argv[0]` is the program and is skipped): options as `--name
+/// value` or `--name=value`. When `--config-file` is given, that file is read first (its
+/// format from its name) and the command line then overrides it. Checks the result as a
+/// whole (port_min <= port_max). On failure, the message names the option or key and the
+/// problem, e.g. "config /etc/x.toml: unknown key 'listen_ng' (did you mean 'listen-ng'?)".
+[[nodiscard]] result<daemon_options> parse_daemon_options(int argc, const char* const* argv);
+
+/// Applies the config text `text` (in `format`) over `base` and returns the result; `origin`
+/// names the text in messages (usually the file name). Does not check the result as a whole.
+[[nodiscard]] result<daemon_options> parse_daemon_config_text(std::string_view text,
+                                                              config_format format,
+                                                              std::string_view origin,
+                                                              daemon_options base);
+
+/// The format a config file name implies (by extension), or an error naming the file.
+[[nodiscard]] result<config_format> config_format_for(std::string_view file_name);
+
+/// Parses `[v6]:port` or `v4:port` (port 0..65535) into an endpoint, or an error naming the
+/// problem.
+[[nodiscard]] result<ip_endpoint> parse_ip_endpoint(std::string_view text);
+
+/// True when `text` is an IPv4 or IPv6 address literal (no brackets, no port).
+[[nodiscard]] bool is_ip_literal(std::string_view text);
+
+/// The `--help` text: every option, its default and its meaning.
+[[nodiscard]] std::string daemon_usage();
+
+}  // namespace toneguard::media
