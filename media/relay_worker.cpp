@@ -1,0 +1,212 @@
+#include "toneguard/media/relay_worker.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace toneguard::media {
+
+result<udp_endpoint> udp_endpoint::from(std::string_view address, std::uint16_t port) {
+  udp_endpoint e;
+  const std::string text(address);
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&e.address);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&e.address);
+  if (text.find('\0') == std::string::npos &&
+      inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    e.length = sizeof(sockaddr_in);
+    return e;
+  }
+  if (text.find('\0') == std::string::npos &&
+      inet_pton(AF_INET6, text.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    e.length = sizeof(sockaddr_in6);
+    return e;
+  }
+  return error{"'" + text + "' is not an IPv4 or IPv6 address"};
+}
+
+std::uint16_t udp_endpoint::port() const noexcept {
+  if (address.ss_family == AF_INET)
+    return ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
+  if (address.ss_family == AF_INET6)
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port);
+  return 0;
+}
+
+bool udp_endpoint::operator==(const udp_endpoint& other) const noexcept {
+  return length == other.length && std::memcmp(&address, &other.address, length) == 0;
+}
+
+struct relay_worker::side {
+  int fd = -1;
+  std::uint16_t port = 0;
+  std::optional<udp_endpoint> remote;  // where this side's peer is
+};
+
+struct relay_worker::pair {
+  side caller, agent;
+  caller_stream* filter = nullptr;
+};
+
+namespace {
+
+// epoll user data: the pair's slot and which of its sockets.
+std::uint64_t tag(int id, bool agent_side) {
+  return (static_cast<std::uint64_t>(id) << 1) | (agent_side ? 1u : 0u);
+}
+
+}  // namespace
+
+relay_worker::relay_worker() : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)) {
+  if (epoll_fd_ < 0)
+    throw std::runtime_error(std::string("relay_worker: epoll_create1: ") + std::strerror(errno));
+}
+
+relay_worker::~relay_worker() {
+  for (std::size_t id = 0; id < pairs_.size(); ++id) remove_pair(static_cast<int>(id));
+  ::close(epoll_fd_);
+}
+
+result<int> relay_worker::add_pair(std::string_view local_address, std::uint16_t caller_port,
+                                   std::uint16_t agent_port, caller_stream* filter,
+                                   std::optional<udp_endpoint> caller_remote,
+                                   std::optional<udp_endpoint> agent_remote) {
+  auto p = std::make_unique<pair>();
+  p->filter = filter;
+  p->caller.remote = caller_remote;
+  p->agent.remote = agent_remote;
+  const int id = static_cast<int>(pairs_.size());
+  auto open_side = [&](side& s, std::uint16_t port, bool agent_side) -> std::optional<std::string> {
+    auto local = udp_endpoint::from(local_address, port);
+    if (!local) return local.error_message();
+    s.fd = ::socket(local.value().address.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s.fd < 0) return std::string("socket: ") + std::strerror(errno);
+    if (::bind(s.fd, reinterpret_cast<const sockaddr*>(&local.value().address),
+               local.value().length) != 0) {
+      return "bind " + std::string(local_address) + " port " + std::to_string(port) + ": " +
+             std::strerror(errno);
+    }
+    udp_endpoint bound;
+    bound.length = sizeof bound.address;
+    ::getsockname(s.fd, reinterpret_cast<sockaddr*>(&bound.address), &bound.length);
+    s.port = bound.port();
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = tag(id, agent_side);
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, s.fd, &ev) != 0)
+      return std::string("epoll_ctl: ") + std::strerror(errno);
+    return std::nullopt;
+  };
+  for (auto [s, port, agent_side] :
+       {std::tuple{&p->caller, caller_port, false}, std::tuple{&p->agent, agent_port, true}}) {
+    if (auto failure = open_side(*s, port, agent_side)) {
+      for (side* opened : {&p->caller, &p->agent}) {
+        if (opened->fd >= 0) ::close(opened->fd);
+      }
+      return error{"relay_worker: " + *failure};
+    }
+  }
+  pairs_.push_back(std::move(p));
+  return id;
+}
+
+void relay_worker::remove_pair(int id) noexcept {
+  if (id < 0 || static_cast<std::size_t>(id) >= pairs_.size() ||
+      !pairs_[static_cast<std::size_t>(id)])
+    return;
+  auto& p = *pairs_[static_cast<std::size_t>(id)];
+  for (side* s : {&p.caller, &p.agent}) {
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, s->fd, nullptr);
+    ::close(s->fd);
+  }
+  pairs_[static_cast<std::size_t>(id)].reset();
+}
+
+std::optional<std::pair<std::uint16_t, std::uint16_t>> relay_worker::ports(int id) const noexcept {
+  if (id < 0 || static_cast<std::size_t>(id) >= pairs_.size() ||
+      !pairs_[static_cast<std::size_t>(id)]) {
+    return std::nullopt;
+  }
+  const auto& p = *pairs_[static_cast<std::size_t>(id)];
+  return std::pair{p.caller.port, p.agent.port};
+}
+
+std::size_t relay_worker::poll_once(int timeout_ms) noexcept {
+  epoll_event events[64];
+  const int ready = ::epoll_wait(epoll_fd_, events, 64, timeout_ms);
+  const std::uint64_t before = stats_.forwarded;
+  for (int i = 0; i < ready; ++i) {
+    const auto id = static_cast<std::size_t>(events[i].data.u64 >> 1);
+    if (id < pairs_.size() && pairs_[id]) relay_from(*pairs_[id], (events[i].data.u64 & 1u) == 0);
+  }
+  return static_cast<std::size_t>(stats_.forwarded - before);
+}
+
+void relay_worker::relay_from(pair& p, bool from_caller) noexcept {
+  side& in = from_caller ? p.caller : p.agent;
+  side& out = from_caller ? p.agent : p.caller;
+  mmsghdr received[batch];
+  iovec received_iov[batch];
+  sockaddr_storage sources[batch];
+  mmsghdr sending[batch];
+  iovec sending_iov[batch];
+  for (;;) {
+    for (std::size_t i = 0; i < batch; ++i) {
+      received_iov[i] = {buffers_[i].data(), buffers_[i].size()};
+      received[i] = {};
+      received[i].msg_hdr.msg_iov = &received_iov[i];
+      received[i].msg_hdr.msg_iovlen = 1;
+      received[i].msg_hdr.msg_name = &sources[i];
+      received[i].msg_hdr.msg_namelen = sizeof sources[i];
+    }
+    const int n = ::recvmmsg(in.fd, received, batch, MSG_DONTWAIT, nullptr);
+    if (n <= 0) return;
+    ++stats_.receive_calls;
+    stats_.received += static_cast<std::uint64_t>(n);
+    if (!in.remote) {
+      // Symmetric RTP: the side's first packet says where its peer is.
+      udp_endpoint source;
+      std::memcpy(&source.address, &sources[0], received[0].msg_hdr.msg_namelen);
+      source.length = received[0].msg_hdr.msg_namelen;
+      in.remote = source;
+    }
+    unsigned count = 0;
+    for (int i = 0; i < n; ++i) {
+      if (!out.remote) {
+        ++stats_.no_remote;
+        continue;
+      }
+      std::size_t length = received[i].msg_len;
+      if (from_caller && p.filter != nullptr &&
+          p.filter->process(std::span(buffers_[static_cast<std::size_t>(i)]), length) ==
+              caller_packet::drop) {
+        ++stats_.filtered;
+        continue;
+      }
+      sending_iov[count] = {buffers_[static_cast<std::size_t>(i)].data(), length};
+      sending[count] = {};
+      sending[count].msg_hdr.msg_iov = &sending_iov[count];
+      sending[count].msg_hdr.msg_iovlen = 1;
+      sending[count].msg_hdr.msg_name = &out.remote->address;
+      sending[count].msg_hdr.msg_namelen = out.remote->length;
+      ++count;
+    }
+    if (count > 0) {
+      const int sent = ::sendmmsg(out.fd, sending, count, 0);
+      const unsigned ok = sent > 0 ? static_cast<unsigned>(sent) : 0u;
+      stats_.forwarded += ok;
+      stats_.send_failed += count - ok;
+    }
+    if (static_cast<std::size_t>(n) < batch) return;  // drained
+  }
+}
+
+}  // namespace toneguard::media

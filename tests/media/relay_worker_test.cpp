@@ -1,0 +1,179 @@
+// The relay worker over real UDP sockets on loopback: symmetric latching, batches, and the
+// caller's packets masked on their way to the agent.
+
+#include "toneguard/media/relay_worker.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "toneguard/dsp/dtmf_leak_scan.h"
+#include "toneguard/dsp/g711.h"
+#include "toneguard/dsp/signal_builder.h"
+#include "toneguard/media/rtp.h"
+
+namespace toneguard::media {
+namespace {
+
+// A test endpoint: a UDP socket on 127.0.0.1, with bounded waits.
+class peer {
+ public:
+  peer() {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  }
+  ~peer() { ::close(fd_); }
+  std::uint16_t port() const {
+    sockaddr_in a{};
+    socklen_t length = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &length);
+    return ntohs(a.sin_port);
+  }
+  void send_to(std::uint16_t port, std::span<const std::uint8_t> data) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    ASSERT_EQ(::sendto(fd_, data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a),
+              static_cast<ssize_t>(data.size()));
+  }
+  // The next datagram, or nothing after `timeout_ms`.
+  std::optional<std::vector<std::uint8_t>> receive(int timeout_ms) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) != 1) return std::nullopt;
+    std::vector<std::uint8_t> data(2048);
+    const ssize_t n = ::recv(fd_, data.data(), data.size(), 0);
+    if (n < 0) return std::nullopt;
+    data.resize(static_cast<std::size_t>(n));
+    return data;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+std::vector<std::uint8_t> pcmu_packet(std::uint16_t seq, std::uint32_t ts,
+                                      std::span<const std::uint8_t> codes) {
+  std::vector<std::uint8_t> p(12 + codes.size());
+  p[0] = 0x80;
+  p[1] = 0;
+  p[2] = static_cast<std::uint8_t>(seq >> 8);
+  p[3] = static_cast<std::uint8_t>(seq);
+  for (int i = 0; i < 4; ++i) p[4 + i] = static_cast<std::uint8_t>(ts >> (24 - 8 * i));
+  p[8] = 0xCA;
+  p[9] = 0xFE;
+  std::copy(codes.begin(), codes.end(), p.begin() + 12);
+  return p;
+}
+
+struct recorder : digit_sink {
+  void on_digit(std::string_view, leg, const digit_event& e) override { keys += e.key; }
+  std::string keys;
+};
+
+TEST(relay_worker, relays_both_ways_after_latching_and_masks_the_callers_keys) {
+  recorder sink;
+  caller_stream_config config;
+  config.masking = true;
+  caller_stream stream(config, dsp::default_dtmf_receiver_settings(), sink, "call-1");
+  relay_worker worker;
+  const auto id = worker.add_pair("127.0.0.1", 0, 0, &stream);
+  ASSERT_TRUE(id.ok()) << id.error_message();
+  const auto [caller_port, agent_port] = *worker.ports(id.value());
+  peer caller, agent;
+
+  // Nobody knows the agent yet: the caller's first packet is latched, and dropped.
+  std::vector<std::uint8_t> silence(160, 0xFF);
+  caller.send_to(caller_port, pcmu_packet(1, 0, silence));
+  worker.poll_once(1000);
+  EXPECT_EQ(worker.stats().no_remote, 1u);
+  // The agent speaks first on its side: latched; its packet reaches the caller untouched.
+  const auto hello = pcmu_packet(500, 0, silence);
+  agent.send_to(agent_port, hello);
+  worker.poll_once(1000);
+  const auto back = caller.receive(1000);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(*back, hello);
+
+  // A second of caller audio with a key in it, sent in bursts so batches form.
+  dsp::signal_builder b;
+  b.tone(440, 300, -20).dtmf('2', 100, {-8.0f}).tone(440, 600, -20);
+  std::vector<std::int16_t> pcm = b.pcm16();
+  std::vector<std::uint8_t> codes(pcm.size());
+  dsp::g711_encode(dsp::g711_law::ulaw, pcm, codes);
+  const std::size_t packets = codes.size() / 160;
+  std::vector<float> heard;
+  std::size_t received = 0;
+  for (std::size_t i = 0; i < packets; ++i) {
+    caller.send_to(caller_port, pcmu_packet(static_cast<std::uint16_t>(2 + i),
+                                            static_cast<std::uint32_t>(160 * (i + 1)),
+                                            std::span(codes).subspan(160 * i, 160)));
+    if (i % 10 == 9 || i + 1 == packets) {
+      worker.poll_once(100);
+      while (auto got = agent.receive(received + 1 < packets ? 200 : 50)) {
+        const auto v = parse_rtp(*got);
+        ASSERT_TRUE(v.ok());
+        EXPECT_EQ(v.view.sequence, 2 + received);
+        std::vector<float> decoded(v.view.payload.size());
+        dsp::g711_decode(dsp::g711_law::ulaw, v.view.payload, decoded);
+        heard.insert(heard.end(), decoded.begin(), decoded.end());
+        if (++received == i + 1) break;
+      }
+    }
+  }
+  EXPECT_EQ(received, packets);
+  EXPECT_EQ(sink.keys, "22");  // start and end of one press
+  EXPECT_EQ(stream.leaked_samples(), 0);
+  EXPECT_TRUE(dsp::scan_for_dtmf_leaks(heard).empty());
+  EXPECT_LT(worker.stats().receive_calls, worker.stats().received);  // batched
+
+  worker.remove_pair(id.value());
+  caller.send_to(caller_port, pcmu_packet(9999, 0, silence));
+  worker.poll_once(50);
+  EXPECT_FALSE(agent.receive(50).has_value());
+}
+
+TEST(relay_worker, a_given_remote_needs_no_latching) {
+  relay_worker worker;
+  peer caller, agent;
+  // trust-address: the agent's address comes from its SDP, so the caller's first packet goes
+  // through at once.
+  const auto agent_address = udp_endpoint::from("127.0.0.1", agent.port());
+  ASSERT_TRUE(agent_address.ok());
+  const auto id = worker.add_pair("127.0.0.1", 0, 0, nullptr, std::nullopt, agent_address.value());
+  ASSERT_TRUE(id.ok()) << id.error_message();
+  const std::vector<std::uint8_t> first{0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xFF};
+  caller.send_to(worker.ports(id.value())->first, first);
+  worker.poll_once(1000);
+  const auto got = agent.receive(1000);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(*got, first);
+  EXPECT_EQ(worker.stats().no_remote, 0u);
+}
+
+TEST(relay_worker, bad_addresses_and_taken_ports_are_named) {
+  relay_worker worker;
+  const auto bad = worker.add_pair("not-an-address", 0, 0, nullptr);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error_message().find("not-an-address"), std::string::npos) << bad.error_message();
+  const auto first = worker.add_pair("127.0.0.1", 0, 0, nullptr);
+  ASSERT_TRUE(first.ok());
+  const auto taken = worker.ports(first.value())->first;
+  const auto clash = worker.add_pair("127.0.0.1", taken, 0, nullptr);
+  ASSERT_FALSE(clash.ok());
+  EXPECT_NE(clash.error_message().find(std::to_string(taken)), std::string::npos)
+      << clash.error_message();
+  const auto v6 = udp_endpoint::from("::1", 4000);
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6.value().port(), 4000);
+}
+
+}  // namespace
+}  // namespace toneguard::media
