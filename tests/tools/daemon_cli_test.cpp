@@ -149,9 +149,11 @@ TEST(daemon_cli, answers_ping_and_stops_on_sigterm) {
   ASSERT_TRUE(pong) << "no pong within 2 s";
   EXPECT_EQ(*pong, "k1 d6:result4:ponge");
 
+  // An offer without its SDP is refused as rtpengine refuses it.
   const auto offer = ng_ask(static_cast<std::uint16_t>(port), "k2 d7:command5:offer7:call-id1:xe");
   ASSERT_TRUE(offer);
-  EXPECT_EQ(*offer, "k2 d6:result5:error12:error-reason36:offer: calls are not implemented yete");
+  EXPECT_NE(offer->find("6:result5:error"), std::string::npos) << *offer;
+  EXPECT_NE(offer->find("No SDP body in message"), std::string::npos) << *offer;
 
   const auto before = steady_clock::now();
   daemon.signal(SIGTERM);

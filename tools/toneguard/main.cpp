@@ -1,17 +1,23 @@
-// toneguard: the RTP media proxy daemon. This first slice of issue 3 reads the options, logs
-// to stderr, answers the ng control protocol on --listen-ng (ping), and stops cleanly on
-// SIGTERM/SIGINT. Exit status: 0 after a signal, 1 when start-up fails, 2 on a bad option.
+// toneguard: the RTP media proxy daemon, the composition root. It reads the options, logs to
+// stderr, answers the ng control protocol on --listen-ng with call_control (offer, answer,
+// delete, query, list, block/unblock DTMF), relays each answered call's RTP through the media
+// plane with its keys found and masked toward the agent, and stops cleanly on SIGTERM/SIGINT.
+// Exit status: 0 after a signal, 1 when start-up fails, 2 on a bad option.
 
 #include <pthread.h>
 #include <signal.h>
 
 #include <cstdio>
+#include <ctime>
 #include <exception>
 #include <string>
 #include <thread>
 
+#include "toneguard/media/call_control.h"
 #include "toneguard/media/daemon_options.h"
+#include "toneguard/media/digits.h"
 #include "toneguard/media/log.h"
+#include "toneguard/media/media_plane.h"
 #include "toneguard/media/ng_message.h"
 #include "toneguard/media/ng_server.h"
 
@@ -19,14 +25,41 @@ namespace {
 
 using namespace toneguard::media;
 
-// Answers the call commands until the call logic exists: the call logic (offer, answer,
-// delete, query, list, block DTMF, unblock DTMF over calls and legs) comes in the next step of
-// issue 3 and replaces this handler.
-class calls_not_implemented final : public ng_handler {
+// The ng handler: call_control answers, then the media plane follows what changed.
+class proxy_handler final : public ng_handler {
  public:
+  proxy_handler(call_control& calls, media_plane& media) : calls_(calls), media_(media) {}
   bencode_value handle(const ng_request& request) override {
-    return ng_error_reply(std::string(ng_command_name(request.command)) +
-                          ": calls are not implemented yet");
+    calls_.set_time(static_cast<std::int64_t>(std::time(nullptr)));
+    bencode_value reply = calls_.handle(request);
+    if (const auto id = request.call_id()) {
+      const std::string call_id(*id);
+      if (const call* c = calls_.find(call_id)) {
+        media_.apply(*c);
+      } else if (request.command == ng_command::delete_call) {
+        media_.remove(call_id);
+      }
+    }
+    return reply;
+  }
+
+ private:
+  call_control& calls_;
+  media_plane& media_;
+};
+
+// Until the payment engine is joined here (issue 5), keys are only logged, and never their
+// value: a key is card data while a payment runs.
+class logged_keys final : public digit_sink {
+ public:
+  void on_digit(std::string_view call_id, leg from, const digit_event& event) override {
+    log_event(log_level::info,
+              event.what == digit_event::phase::start ? "key pressed" : "key released",
+              {{"call-id", std::string(call_id)},
+               {"leg", from == leg::caller ? "caller" : "agent"},
+               {"source", event.source == digit_source::in_band           ? "in-band"
+                          : event.source == digit_source::telephone_event ? "rfc4733"
+                                                                          : "both"}});
   }
 };
 
@@ -72,7 +105,18 @@ int run(int argc, char** argv) {
               {{"port-min", std::to_string(options.port_min)}});
   }
 
-  calls_not_implemented handler;
+  const std::string media_address =
+      options.interfaces.empty() ? "127.0.0.1" : options.interfaces.front();
+  auto advertised = network_address::from_string(media_address);
+  if (!advertised.ok()) {
+    log_event(log_level::error, "start-up failed", {{"error", advertised.error_message()}});
+    return 1;
+  }
+  range_port_allocator ports(options.port_min, options.port_max);
+  call_control calls(advertised.value(), ports);
+  logged_keys keys;
+  media_plane media(media_address, keys);
+  proxy_handler handler(calls, media);
   auto server = ng_server::open(options.listen_ng, handler);
   if (!server.ok()) {
     log_event(log_level::error, "start-up failed", {{"error", server.error_message()}});
@@ -104,7 +148,8 @@ int run(int argc, char** argv) {
   log_event(log_level::info, "stopped",
             {{"ng-datagrams", std::to_string(stats.datagrams)},
              {"ng-rejected", std::to_string(rejected)},
-             {"ng-cached-replies", std::to_string(stats.cached_replies)}});
+             {"ng-cached-replies", std::to_string(stats.cached_replies)},
+             {"rtp-forwarded", std::to_string(media.forwarded())}});
   return 0;
 }
 

@@ -1,0 +1,138 @@
+#include "toneguard/media/media_plane.h"
+
+#include "toneguard/media/log.h"
+
+namespace toneguard::media {
+
+struct media_plane::relayed_call {
+  std::unique_ptr<caller_stream> stream;
+  int pair = -1;
+};
+
+namespace {
+
+dsp::mask_mode mode_for(ng_dtmf_security security) {
+  switch (security) {
+    case ng_dtmf_security::tone:
+    case ng_dtmf_security::dtmf:
+      return dsp::mask_mode::flat_tone;
+    case ng_dtmf_security::random:
+      return dsp::mask_mode::comfort_noise;
+    default:  // silence, zero, drop: the agent hears nothing of the key
+      return dsp::mask_mode::silence;
+  }
+}
+
+}  // namespace
+
+media_plane::media_plane(std::string local_address, digit_sink& sink, int default_lookahead_ms)
+    : local_address_(std::move(local_address)),
+      sink_(sink),
+      default_lookahead_ms_(default_lookahead_ms),
+      thread_([this] { run(); }) {}
+
+media_plane::~media_plane() {
+  stopping_ = true;
+  thread_.join();
+}
+
+void media_plane::post(std::function<void()> command) {
+  std::lock_guard lock(queue_mutex_);
+  queue_.push_back(std::move(command));
+  queued_ = true;
+}
+
+void media_plane::apply(const call& c) {
+  const bool ready = c.caller.local_rtp_port && c.agent.local_rtp_port && c.caller.has_remote &&
+                     c.agent.has_remote && !c.caller.g711.empty();
+  if (!ready) return;
+  const bool masking =
+      c.dtmf.blocked && c.dtmf.from == leg::caller && c.dtmf.mode != ng_dtmf_security::off;
+  const auto known = known_.find(c.call_id);
+  if (known != known_.end()) {
+    if (known->second != masking) {
+      known->second = masking;
+      post([this, id = c.call_id, masking] {
+        if (auto it = relayed_.find(id); it != relayed_.end())
+          it->second->stream->set_masking(masking);
+      });
+    }
+    return;
+  }
+  known_[c.call_id] = masking;
+
+  caller_stream_config config;
+  config.audio_payload_type = c.caller.g711.front().payload_type;
+  config.alaw = c.caller.g711.front().law == g711_law::a_law;
+  config.event_payload_type = c.caller.telephone_event_pt ? *c.caller.telephone_event_pt : -1;
+  config.ptime_ms = c.caller.ptime_ms && *c.caller.ptime_ms % 10 == 0 && *c.caller.ptime_ms <= 60
+                        ? static_cast<int>(*c.caller.ptime_ms)
+                        : 20;
+  config.masking = masking;
+  config.masker.mode = mode_for(c.dtmf.mode);
+  config.masker.lookahead_ms =
+      c.dtmf.delay_buffer_ms
+          ? static_cast<int>(std::min<std::int64_t>(*c.dtmf.delay_buffer_ms, 200))
+          : default_lookahead_ms_;
+  auto caller_remote =
+      udp_endpoint::from(c.caller.remote_address.address, c.caller.remote_rtp_port);
+  auto agent_remote = udp_endpoint::from(c.agent.remote_address.address, c.agent.remote_rtp_port);
+  const std::uint16_t caller_port = *c.caller.local_rtp_port, agent_port = *c.agent.local_rtp_port;
+  post([this, id = c.call_id, config, caller_port, agent_port,
+        caller_remote = caller_remote.ok() ? std::optional(caller_remote.value()) : std::nullopt,
+        agent_remote =
+            agent_remote.ok() ? std::optional(agent_remote.value()) : std::nullopt]() mutable {
+    auto relayed = std::make_unique<relayed_call>();
+    try {
+      relayed->stream =
+          std::make_unique<caller_stream>(config, dsp::default_dtmf_receiver_settings(), sink_, id);
+    } catch (const std::exception& e) {
+      log_event(log_level::error, "call media refused", {{"call-id", id}, {"error", e.what()}});
+      return;
+    }
+    auto pair = worker_.add_pair(local_address_, caller_port, agent_port, relayed->stream.get(),
+                                 caller_remote, agent_remote);
+    if (!pair.ok()) {
+      log_event(log_level::error, "call media refused",
+                {{"call-id", id}, {"error", pair.error_message()}});
+      return;
+    }
+    relayed->pair = pair.value();
+    log_event(log_level::info, "relaying",
+              {{"call-id", id},
+               {"caller-port", std::to_string(caller_port)},
+               {"agent-port", std::to_string(agent_port)}});
+    relayed_[id] = std::move(relayed);
+  });
+}
+
+void media_plane::remove(const std::string& call_id) {
+  if (known_.erase(call_id) == 0) return;
+  post([this, call_id] {
+    if (auto it = relayed_.find(call_id); it != relayed_.end()) {
+      worker_.remove_pair(it->second->pair);
+      relayed_.erase(it);
+      log_event(log_level::info, "call media stopped", {{"call-id", call_id}});
+    }
+  });
+}
+
+void media_plane::run() {
+  while (!stopping_) {
+    worker_.poll_once(10);
+    forwarded_ = worker_.stats().forwarded;
+    if (queued_) {
+      std::deque<std::function<void()>> commands;
+      {
+        std::lock_guard lock(queue_mutex_);
+        commands.swap(queue_);
+        queued_ = false;
+      }
+      for (auto& command : commands) command();
+    }
+  }
+  for (auto& [id, relayed] : relayed_) worker_.remove_pair(relayed->pair);
+  relayed_.clear();
+}
+
+}  // namespace toneguard::media

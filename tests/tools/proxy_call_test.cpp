@@ -1,0 +1,240 @@
+// A call through the real daemon: ng offer and answer over UDP, RTP from a caller socket to
+// an agent socket through toneguard on loopback, `block DTMF`, and nothing of the key reaches
+// the agent; `delete` stops the media.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "toneguard/dsp/dtmf_leak_scan.h"
+#include "toneguard/dsp/g711.h"
+#include "toneguard/dsp/signal_builder.h"
+#include "toneguard/media/bencode.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// A UDP socket on 127.0.0.1 with bounded waits.
+class udp_peer {
+ public:
+  udp_peer() {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  }
+  ~udp_peer() { ::close(fd_); }
+  std::uint16_t port() const {
+    sockaddr_in a{};
+    socklen_t n = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &n);
+    return ntohs(a.sin_port);
+  }
+  void send_to(std::uint16_t port, const void* data, std::size_t size) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    ::sendto(fd_, data, size, 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  }
+  std::optional<std::string> receive(int timeout_ms) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) != 1) return std::nullopt;
+    std::string data(70000, '\0');
+    const ssize_t n = ::recv(fd_, data.data(), data.size(), 0);
+    if (n < 0) return std::nullopt;
+    data.resize(static_cast<std::size_t>(n));
+    return data;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// The daemon as a child process; killed and reaped at the end.
+class daemon_child {
+ public:
+  explicit daemon_child(std::vector<std::string> args) {
+    int fds[2];
+    if (::pipe(fds) != 0) return;
+    const std::string binary = std::string(TONEGUARD_BIN_DIR) + "/toneguard";
+    args.insert(args.begin(), binary);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(fds[1], STDERR_FILENO);
+      ::close(fds[0]);
+      ::close(fds[1]);
+      ::execv(binary.c_str(), argv.data());
+      ::_exit(127);
+    }
+    ::close(fds[1]);
+    err_fd_ = fds[0];
+  }
+  ~daemon_child() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (err_fd_ >= 0) ::close(err_fd_);
+  }
+  // Reads stderr until `needle` shows or 5 s pass.
+  bool wait_for(const std::string& needle) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (log_.find(needle) == std::string::npos) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      pollfd p{err_fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char buf[4096];
+      const ssize_t n = ::read(err_fd_, buf, sizeof buf);
+      if (n <= 0) return false;
+      log_.append(buf, static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+  const std::string& log() const { return log_; }
+
+ private:
+  pid_t pid_ = -1;
+  int err_fd_ = -1;
+  std::string log_;
+};
+
+std::string sdp_for(std::uint16_t port) {
+  return "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+         "m=audio " +
+         std::to_string(port) +
+         " RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
+         "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\n";
+}
+
+// The m= port of the SDP in an ng reply, or 0.
+std::uint16_t reply_port(const std::string& reply) {
+  const auto at = reply.find("m=audio ");
+  if (at == std::string::npos) return 0;
+  return static_cast<std::uint16_t>(std::atoi(reply.c_str() + at + 8));
+}
+
+std::string ng(udp_peer& control, std::uint16_t port, const std::string& cookie,
+               toneguard::media::bencode_dictionary dict) {
+  const std::string datagram =
+      cookie + " " +
+      toneguard::media::encode_bencode(toneguard::media::bencode_value(std::move(dict)));
+  control.send_to(port, datagram.data(), datagram.size());
+  return control.receive(2000).value_or("");
+}
+
+std::vector<std::uint8_t> pcmu_packet(std::uint16_t seq, std::uint32_t ts,
+                                      const std::uint8_t* codes) {
+  std::vector<std::uint8_t> p(12 + 160);
+  p[0] = 0x80;
+  p[2] = static_cast<std::uint8_t>(seq >> 8);
+  p[3] = static_cast<std::uint8_t>(seq);
+  for (int i = 0; i < 4; ++i) p[4 + i] = static_cast<std::uint8_t>(ts >> (24 - 8 * i));
+  p[11] = 7;
+  std::copy(codes, codes + 160, p.begin() + 12);
+  return p;
+}
+
+TEST(proxy_call, a_blocked_key_never_reaches_the_agent_through_the_daemon) {
+  // A port range of its own, away from other tests.
+  std::mt19937 rng(static_cast<unsigned>(::getpid()));
+  const int port_min = 42000 + 2 * static_cast<int>(rng() % 4000);
+  daemon_child daemon({"--listen-ng", "127.0.0.1:0", "--port-min", std::to_string(port_min),
+                       "--port-max", std::to_string(port_min + 99)});
+  ASSERT_TRUE(daemon.wait_for("msg=listening")) << daemon.log();
+  const auto at = daemon.log().find(" port=", daemon.log().find("msg=listening"));
+  const auto ng_port = static_cast<std::uint16_t>(std::atoi(daemon.log().c_str() + at + 6));
+
+  udp_peer control, caller, agent;
+  using toneguard::media::bencode_dictionary;
+  using toneguard::media::bencode_value;
+  bencode_dictionary offer;
+  offer.set("command", bencode_value(std::string("offer")));
+  offer.set("call-id", bencode_value(std::string("call-1")));
+  offer.set("from-tag", bencode_value(std::string("caller-tag")));
+  offer.set("sdp", bencode_value(sdp_for(caller.port())));
+  const std::string offered = ng(control, ng_port, "c1", offer);
+  const std::uint16_t agent_facing = reply_port(offered);
+  ASSERT_GE(agent_facing, port_min) << offered;
+
+  bencode_dictionary answer;
+  answer.set("command", bencode_value(std::string("answer")));
+  answer.set("call-id", bencode_value(std::string("call-1")));
+  answer.set("from-tag", bencode_value(std::string("caller-tag")));
+  answer.set("to-tag", bencode_value(std::string("agent-tag")));
+  answer.set("sdp", bencode_value(sdp_for(agent.port())));
+  const std::string answered = ng(control, ng_port, "c2", answer);
+  const std::uint16_t caller_facing = reply_port(answered);
+  ASSERT_GE(caller_facing, port_min) << answered;
+
+  bencode_dictionary block;
+  block.set("command", bencode_value(std::string("block DTMF")));
+  block.set("call-id", bencode_value(std::string("call-1")));
+  ASSERT_NE(ng(control, ng_port, "c3", block).find("2:ok"), std::string::npos);
+  ASSERT_TRUE(daemon.wait_for("msg=relaying")) << daemon.log();
+
+  // A second of caller audio with a key in it, at real time pace (20 ms packets).
+  toneguard::dsp::signal_builder b;
+  b.tone(440, 200, -20).dtmf('4', 100, {-8.0f}).tone(440, 300, -20);
+  const auto pcm = b.pcm16();
+  std::vector<std::uint8_t> codes(pcm.size());
+  toneguard::dsp::g711_encode(toneguard::dsp::g711_law::ulaw, pcm, codes);
+  const std::size_t packets = codes.size() / 160;
+  std::vector<float> heard;
+  std::size_t received = 0;
+  for (std::size_t i = 0; i < packets; ++i) {
+    const auto packet = pcmu_packet(static_cast<std::uint16_t>(i),
+                                    static_cast<std::uint32_t>(160 * i), &codes[160 * i]);
+    caller.send_to(caller_facing, packet.data(), packet.size());
+    while (auto got = agent.receive(received < i ? 100 : 20)) {
+      ASSERT_EQ(got->size(), 172u);
+      std::vector<float> decoded(160);
+      toneguard::dsp::g711_decode(
+          toneguard::dsp::g711_law::ulaw,
+          std::span(reinterpret_cast<const std::uint8_t*>(got->data()) + 12, 160), decoded);
+      heard.insert(heard.end(), decoded.begin(), decoded.end());
+      ++received;
+    }
+  }
+  while (auto got = agent.receive(200)) ++received;
+  EXPECT_EQ(received, packets);
+  EXPECT_TRUE(toneguard::dsp::scan_for_dtmf_leaks(heard).empty());
+  EXPECT_TRUE(daemon.wait_for("msg=\"key released\"") || daemon.wait_for("msg=key"))
+      << daemon.log();
+  // The key's value is never logged.
+  EXPECT_EQ(daemon.log().find("key=4"), std::string::npos);
+
+  // The agent's packets reach the caller.
+  const auto back = pcmu_packet(1, 160, codes.data());
+  agent.send_to(agent_facing, back.data(), back.size());
+  const auto echoed = caller.receive(2000);
+  ASSERT_TRUE(echoed.has_value());
+  EXPECT_EQ(echoed->size(), back.size());
+
+  bencode_dictionary del;
+  del.set("command", bencode_value(std::string("delete")));
+  del.set("call-id", bencode_value(std::string("call-1")));
+  ASSERT_NE(ng(control, ng_port, "c4", del).find("2:ok"), std::string::npos);
+  ASSERT_TRUE(daemon.wait_for("msg=\"call media stopped\"") ||
+              daemon.wait_for("call media stopped"))
+      << daemon.log();
+  caller.send_to(caller_facing, back.data(), back.size());
+  EXPECT_FALSE(agent.receive(200).has_value());
+}
+
+}  // namespace
