@@ -7,6 +7,7 @@ namespace toneguard::media {
 struct media_plane::relayed_call {
   std::unique_ptr<caller_stream> stream;
   int pair = -1;
+  int rtcp_pair = -1;  // RTCP on port + 1; -1 with rtcp-mux (RTCP rides the RTP pair)
 };
 
 namespace {
@@ -77,11 +78,19 @@ void media_plane::apply(const call& c) {
   auto caller_remote =
       udp_endpoint::from(c.caller.remote_address.address, c.caller.remote_rtp_port);
   auto agent_remote = udp_endpoint::from(c.agent.remote_address.address, c.agent.remote_rtp_port);
+  // RTCP gets its own pair on the ports above the RTP ones, relayed as it is (toneguard keeps
+  // the stream's sequence numbers, so nothing in the reports needs translating), unless both
+  // sides multiplex it onto RTP.
+  const bool rtcp_mux = c.caller.remote_rtcp_mux && c.agent.remote_rtcp_mux;
+  auto caller_rtcp = udp_endpoint::from(c.caller.remote_address.address, c.caller.remote_rtcp_port);
+  auto agent_rtcp = udp_endpoint::from(c.agent.remote_address.address, c.agent.remote_rtcp_port);
+  auto optional_of = [](const result<udp_endpoint>& r) {
+    return r.ok() ? std::optional(r.value()) : std::nullopt;
+  };
   const std::uint16_t caller_port = *c.caller.local_rtp_port, agent_port = *c.agent.local_rtp_port;
-  post([this, id = c.call_id, config, caller_port, agent_port,
-        caller_remote = caller_remote.ok() ? std::optional(caller_remote.value()) : std::nullopt,
-        agent_remote =
-            agent_remote.ok() ? std::optional(agent_remote.value()) : std::nullopt]() mutable {
+  post([this, id = c.call_id, config, caller_port, agent_port, rtcp_mux,
+        caller_remote = optional_of(caller_remote), agent_remote = optional_of(agent_remote),
+        caller_rtcp = optional_of(caller_rtcp), agent_rtcp = optional_of(agent_rtcp)]() mutable {
     auto relayed = std::make_unique<relayed_call>();
     try {
       relayed->stream =
@@ -98,6 +107,17 @@ void media_plane::apply(const call& c) {
       return;
     }
     relayed->pair = pair.value();
+    if (!rtcp_mux) {
+      auto rtcp = worker_.add_pair(local_address_, static_cast<std::uint16_t>(caller_port + 1),
+                                   static_cast<std::uint16_t>(agent_port + 1), nullptr, caller_rtcp,
+                                   agent_rtcp);
+      if (rtcp.ok()) {
+        relayed->rtcp_pair = rtcp.value();
+      } else {
+        log_event(log_level::warn, "call RTCP not relayed",
+                  {{"call-id", id}, {"error", rtcp.error_message()}});
+      }
+    }
     log_event(log_level::info, "relaying",
               {{"call-id", id},
                {"caller-port", std::to_string(caller_port)},
@@ -111,6 +131,7 @@ void media_plane::remove(const std::string& call_id) {
   post([this, call_id] {
     if (auto it = relayed_.find(call_id); it != relayed_.end()) {
       worker_.remove_pair(it->second->pair);
+      worker_.remove_pair(it->second->rtcp_pair);
       relayed_.erase(it);
       log_event(log_level::info, "call media stopped", {{"call-id", call_id}});
     }
@@ -131,7 +152,10 @@ void media_plane::run() {
       for (auto& command : commands) command();
     }
   }
-  for (auto& [id, relayed] : relayed_) worker_.remove_pair(relayed->pair);
+  for (auto& [id, relayed] : relayed_) {
+    worker_.remove_pair(relayed->pair);
+    worker_.remove_pair(relayed->rtcp_pair);
+  }
   relayed_.clear();
 }
 

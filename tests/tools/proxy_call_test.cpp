@@ -114,12 +114,12 @@ class daemon_child {
   std::string log_;
 };
 
-std::string sdp_for(std::uint16_t port) {
-  return "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-         "m=audio " +
+std::string sdp_for(std::uint16_t port, std::uint16_t rtcp_port) {
+  return "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio " +
          std::to_string(port) +
-         " RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
-         "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\n";
+         " RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+         "a=fmtp:101 0-16\r\na=ptime:20\r\na=rtcp:" +
+         std::to_string(rtcp_port) + "\r\n";
 }
 
 // The m= port of the SDP in an ng reply, or 0.
@@ -160,14 +160,14 @@ TEST(proxy_call, a_blocked_key_never_reaches_the_agent_through_the_daemon) {
   const auto at = daemon.log().find(" port=", daemon.log().find("msg=listening"));
   const auto ng_port = static_cast<std::uint16_t>(std::atoi(daemon.log().c_str() + at + 6));
 
-  udp_peer control, caller, agent;
+  udp_peer control, caller, agent, caller_rtcp, agent_rtcp;
   using toneguard::media::bencode_dictionary;
   using toneguard::media::bencode_value;
   bencode_dictionary offer;
   offer.set("command", bencode_value(std::string("offer")));
   offer.set("call-id", bencode_value(std::string("call-1")));
   offer.set("from-tag", bencode_value(std::string("caller-tag")));
-  offer.set("sdp", bencode_value(sdp_for(caller.port())));
+  offer.set("sdp", bencode_value(sdp_for(caller.port(), caller_rtcp.port())));
   const std::string offered = ng(control, ng_port, "c1", offer);
   const std::uint16_t agent_facing = reply_port(offered);
   ASSERT_GE(agent_facing, port_min) << offered;
@@ -177,7 +177,7 @@ TEST(proxy_call, a_blocked_key_never_reaches_the_agent_through_the_daemon) {
   answer.set("call-id", bencode_value(std::string("call-1")));
   answer.set("from-tag", bencode_value(std::string("caller-tag")));
   answer.set("to-tag", bencode_value(std::string("agent-tag")));
-  answer.set("sdp", bencode_value(sdp_for(agent.port())));
+  answer.set("sdp", bencode_value(sdp_for(agent.port(), agent_rtcp.port())));
   const std::string answered = ng(control, ng_port, "c2", answer);
   const std::uint16_t caller_facing = reply_port(answered);
   ASSERT_GE(caller_facing, port_min) << answered;
@@ -225,6 +225,13 @@ TEST(proxy_call, a_blocked_key_never_reaches_the_agent_through_the_daemon) {
   const auto echoed = caller.receive(2000);
   ASSERT_TRUE(echoed.has_value());
   EXPECT_EQ(echoed->size(), back.size());
+
+  // RTCP on the ports above: a receiver report from the caller reaches the agent's RTCP port.
+  const std::vector<std::uint8_t> report{0x80, 201, 0x00, 0x01, 0, 0, 0, 7};
+  caller_rtcp.send_to(static_cast<std::uint16_t>(caller_facing + 1), report.data(), report.size());
+  const auto relayed_report = agent_rtcp.receive(2000);
+  ASSERT_TRUE(relayed_report.has_value());
+  EXPECT_EQ(relayed_report->size(), report.size());
 
   bencode_dictionary del;
   del.set("command", bencode_value(std::string("delete")));

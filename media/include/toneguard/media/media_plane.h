@@ -5,8 +5,8 @@
 /// change (apply, remove); the worker takes those changes between polls through a small
 /// queue, so the packet path takes no lock.
 ///
-/// First slice of issue 3: one worker (not one per core yet), RTP only (no RTCP, no SRTP),
-/// remote addresses from the SDP.
+/// First slice of issue 3: one worker (not one per core yet), RTP and RTCP (port + 1, or
+/// muxed), no SRTP, remote addresses from the SDP.
 
 #include <atomic>
 #include <deque>
