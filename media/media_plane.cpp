@@ -10,6 +10,16 @@ struct media_plane::relayed_call {
   int rtcp_pair = -1;  // RTCP on port + 1; -1 with rtcp-mux (RTCP rides the RTP pair)
 };
 
+struct media_plane::worker_thread {
+  relay_worker worker;
+  std::map<std::string, std::unique_ptr<relayed_call>> relayed;  // owned by the thread
+  std::mutex queue_mutex;
+  std::deque<std::function<void(worker_thread&)>> queue;
+  std::atomic<bool> queued{false};
+  std::atomic<std::uint64_t> forwarded{0};
+  std::thread thread;
+};
+
 namespace {
 
 dsp::mask_mode mode_for(ng_dtmf_security security) {
@@ -26,21 +36,58 @@ dsp::mask_mode mode_for(ng_dtmf_security security) {
 
 }  // namespace
 
-media_plane::media_plane(std::string local_address, digit_sink& sink, int default_lookahead_ms)
+media_plane::media_plane(std::string local_address, digit_sink& sink, int default_lookahead_ms,
+                         int workers)
     : local_address_(std::move(local_address)),
       sink_(sink),
-      default_lookahead_ms_(default_lookahead_ms),
-      thread_([this] { run(); }) {}
+      default_lookahead_ms_(default_lookahead_ms) {
+  for (int n = 0; n < std::max(workers, 1); ++n) {
+    auto w = std::make_unique<worker_thread>();
+    worker_thread* self = w.get();
+    w->thread = std::thread([this, self] {
+      while (!stopping_) {
+        self->worker.poll_once(10);
+        self->forwarded = self->worker.stats().forwarded;
+        if (self->queued) {
+          std::deque<std::function<void(worker_thread&)>> commands;
+          {
+            std::lock_guard lock(self->queue_mutex);
+            commands.swap(self->queue);
+            self->queued = false;
+          }
+          for (auto& command : commands) command(*self);
+        }
+      }
+      for (auto& [id, relayed] : self->relayed) {
+        self->worker.remove_pair(relayed->pair);
+        self->worker.remove_pair(relayed->rtcp_pair);
+      }
+      self->relayed.clear();
+    });
+    workers_.push_back(std::move(w));
+  }
+}
 
 media_plane::~media_plane() {
   stopping_ = true;
-  thread_.join();
+  for (auto& w : workers_) w->thread.join();
 }
 
-void media_plane::post(std::function<void()> command) {
-  std::lock_guard lock(queue_mutex_);
-  queue_.push_back(std::move(command));
-  queued_ = true;
+std::size_t media_plane::worker_of(const std::string& call_id) const noexcept {
+  return std::hash<std::string>{}(call_id) % workers_.size();
+}
+
+std::uint64_t media_plane::forwarded() const noexcept {
+  std::uint64_t total = 0;
+  for (const auto& w : workers_) total += w->forwarded.load();
+  return total;
+}
+
+void media_plane::post(const std::string& call_id, std::function<void(worker_thread&)> command) {
+  worker_thread& w = *workers_[worker_of(call_id)];
+  std::lock_guard lock(w.queue_mutex);
+  w.queue.push_back(std::move(command));
+  w.queued = true;
 }
 
 void media_plane::apply(const call& c) {
@@ -53,8 +100,8 @@ void media_plane::apply(const call& c) {
   if (known != known_.end()) {
     if (known->second != masking) {
       known->second = masking;
-      post([this, id = c.call_id, masking] {
-        if (auto it = relayed_.find(id); it != relayed_.end())
+      post(c.call_id, [id = c.call_id, masking](worker_thread& w) {
+        if (auto it = w.relayed.find(id); it != w.relayed.end())
           it->second->stream->set_masking(masking);
       });
     }
@@ -88,9 +135,10 @@ void media_plane::apply(const call& c) {
     return r.ok() ? std::optional(r.value()) : std::nullopt;
   };
   const std::uint16_t caller_port = *c.caller.local_rtp_port, agent_port = *c.agent.local_rtp_port;
-  post([this, id = c.call_id, config, caller_port, agent_port, rtcp_mux,
-        caller_remote = optional_of(caller_remote), agent_remote = optional_of(agent_remote),
-        caller_rtcp = optional_of(caller_rtcp), agent_rtcp = optional_of(agent_rtcp)]() mutable {
+  post(c.call_id, [this, id = c.call_id, config, caller_port, agent_port, rtcp_mux,
+                   caller_remote = optional_of(caller_remote),
+                   agent_remote = optional_of(agent_remote), caller_rtcp = optional_of(caller_rtcp),
+                   agent_rtcp = optional_of(agent_rtcp)](worker_thread& w) mutable {
     auto relayed = std::make_unique<relayed_call>();
     try {
       relayed->stream =
@@ -99,8 +147,8 @@ void media_plane::apply(const call& c) {
       log_event(log_level::error, "call media refused", {{"call-id", id}, {"error", e.what()}});
       return;
     }
-    auto pair = worker_.add_pair(local_address_, caller_port, agent_port, relayed->stream.get(),
-                                 caller_remote, agent_remote);
+    auto pair = w.worker.add_pair(local_address_, caller_port, agent_port, relayed->stream.get(),
+                                  caller_remote, agent_remote);
     if (!pair.ok()) {
       log_event(log_level::error, "call media refused",
                 {{"call-id", id}, {"error", pair.error_message()}});
@@ -108,9 +156,9 @@ void media_plane::apply(const call& c) {
     }
     relayed->pair = pair.value();
     if (!rtcp_mux) {
-      auto rtcp = worker_.add_pair(local_address_, static_cast<std::uint16_t>(caller_port + 1),
-                                   static_cast<std::uint16_t>(agent_port + 1), nullptr, caller_rtcp,
-                                   agent_rtcp);
+      auto rtcp = w.worker.add_pair(local_address_, static_cast<std::uint16_t>(caller_port + 1),
+                                    static_cast<std::uint16_t>(agent_port + 1), nullptr,
+                                    caller_rtcp, agent_rtcp);
       if (rtcp.ok()) {
         relayed->rtcp_pair = rtcp.value();
       } else {
@@ -122,41 +170,20 @@ void media_plane::apply(const call& c) {
               {{"call-id", id},
                {"caller-port", std::to_string(caller_port)},
                {"agent-port", std::to_string(agent_port)}});
-    relayed_[id] = std::move(relayed);
+    w.relayed[id] = std::move(relayed);
   });
 }
 
 void media_plane::remove(const std::string& call_id) {
   if (known_.erase(call_id) == 0) return;
-  post([this, call_id] {
-    if (auto it = relayed_.find(call_id); it != relayed_.end()) {
-      worker_.remove_pair(it->second->pair);
-      worker_.remove_pair(it->second->rtcp_pair);
-      relayed_.erase(it);
+  post(call_id, [call_id](worker_thread& w) {
+    if (auto it = w.relayed.find(call_id); it != w.relayed.end()) {
+      w.worker.remove_pair(it->second->pair);
+      w.worker.remove_pair(it->second->rtcp_pair);
+      w.relayed.erase(it);
       log_event(log_level::info, "call media stopped", {{"call-id", call_id}});
     }
   });
-}
-
-void media_plane::run() {
-  while (!stopping_) {
-    worker_.poll_once(10);
-    forwarded_ = worker_.stats().forwarded;
-    if (queued_) {
-      std::deque<std::function<void()>> commands;
-      {
-        std::lock_guard lock(queue_mutex_);
-        commands.swap(queue_);
-        queued_ = false;
-      }
-      for (auto& command : commands) command();
-    }
-  }
-  for (auto& [id, relayed] : relayed_) {
-    worker_.remove_pair(relayed->pair);
-    worker_.remove_pair(relayed->rtcp_pair);
-  }
-  relayed_.clear();
 }
 
 }  // namespace toneguard::media

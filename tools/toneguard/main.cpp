@@ -115,7 +115,7 @@ int run(int argc, char** argv) {
   range_port_allocator ports(options.port_min, options.port_max);
   call_control calls(advertised.value(), ports);
   logged_keys keys;
-  media_plane media(media_address, keys);
+  media_plane media(media_address, keys, 15, options.num_threads);
   proxy_handler handler(calls, media);
   auto server = ng_server::open(options.listen_ng, handler);
   if (!server.ok()) {

@@ -1,12 +1,12 @@
 #pragma once
-/// The calls' media: one relay_worker on its own thread, and for each answered call a relay
-/// pair (the caller-facing and agent-facing ports call_control allocated) with a
-/// caller_stream that finds and masks keys. The control thread describes calls as they
-/// change (apply, remove); the worker takes those changes between polls through a small
-/// queue, so the packet path takes no lock.
+/// The calls' media: relay workers, each on its own thread, and for each answered call a
+/// relay pair (the caller-facing and agent-facing ports call_control allocated) with a
+/// caller_stream that finds and masks keys. A call is pinned to one worker, chosen by its
+/// call-id. The control thread describes calls as they change (apply, remove); each worker
+/// takes its changes between polls through its own small queue, so the packet path takes
+/// no lock and no state is shared between workers.
 ///
-/// First slice of issue 3: one worker (not one per core yet), RTP and RTCP (port + 1, or
-/// muxed), no SRTP, remote addresses from the SDP.
+/// So far: RTP and RTCP (port + 1, or muxed), no SRTP, remote addresses from the SDP.
 
 #include <atomic>
 #include <deque>
@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "toneguard/dsp/dtmf_receiver.h"
 #include "toneguard/media/call_control.h"
@@ -30,8 +31,10 @@ class media_plane {
   /// Media is bound on `local_address`. `sink` receives every key pressed (on the worker
   /// thread) and must outlive the plane. `default_lookahead_ms` is the masker's look-ahead
   /// when `block DTMF` gives no delay-buffer.
-  media_plane(std::string local_address, digit_sink& sink, int default_lookahead_ms = 15);
-  /// Stops the worker thread and closes every socket.
+  /// `workers` threads relay (the daemon runs one per core). `sink` is called from them.
+  media_plane(std::string local_address, digit_sink& sink, int default_lookahead_ms = 15,
+              int workers = 1);
+  /// Stops the worker threads and closes every socket.
   ~media_plane();
   media_plane(const media_plane&) = delete;
   media_plane& operator=(const media_plane&) = delete;
@@ -42,31 +45,27 @@ class media_plane {
   /// The call was deleted (control thread).
   void remove(const std::string& call_id);
 
-  /// Forwarded packets so far (any thread; approximate while running).
-  [[nodiscard]] std::uint64_t forwarded() const noexcept { return forwarded_.load(); }
+  /// Forwarded packets so far, all workers (any thread; approximate while running).
+  [[nodiscard]] std::uint64_t forwarded() const noexcept;
+  /// Number of worker threads.
+  [[nodiscard]] std::size_t workers() const noexcept { return workers_.size(); }
+  /// The worker a call is pinned to.
+  [[nodiscard]] std::size_t worker_of(const std::string& call_id) const noexcept;
 
  private:
   struct relayed_call;
-  void post(std::function<void()> command);
-  void run();
+  struct worker_thread;
+  void post(const std::string& call_id, std::function<void(worker_thread&)> command);
 
   std::string local_address_;
   digit_sink& sink_;
   int default_lookahead_ms_;
-  relay_worker worker_;
 
-  // Owned by the worker thread.
-  std::map<std::string, std::unique_ptr<relayed_call>> relayed_;
-
-  // Owned by the control thread: what has been asked of the worker, to post only changes.
+  // Owned by the control thread: what has been asked of the workers, to post only changes.
   std::map<std::string, bool> known_;  // call-id -> masking requested
 
-  std::mutex queue_mutex_;
-  std::deque<std::function<void()>> queue_;
-  std::atomic<bool> queued_{false};
   std::atomic<bool> stopping_{false};
-  std::atomic<std::uint64_t> forwarded_{0};
-  std::thread thread_;
+  std::vector<std::unique_ptr<worker_thread>> workers_;
 };
 
 }  // namespace toneguard::media
