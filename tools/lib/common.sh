@@ -8,6 +8,7 @@ TONEGUARD_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   clang libclang-rt-14-dev
   g++-aarch64-linux-gnu qemu-user-static
+  libortp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libliquid-dev libspandsp-dev
   libboost1.81-dev libtomlplusplus-dev libyaml-cpp-dev
