@@ -92,7 +92,7 @@ void media_plane::post(const std::string& call_id, std::function<void(worker_thr
 
 void media_plane::apply(const call& c) {
   const bool ready = c.caller.local_rtp_port && c.agent.local_rtp_port && c.caller.has_remote &&
-                     c.agent.has_remote && !c.caller.g711.empty();
+                     c.agent.has_remote;
   if (!ready) return;
   const bool masking =
       c.dtmf.blocked && c.dtmf.from == leg::caller && c.dtmf.mode != ng_dtmf_security::off;
@@ -101,7 +101,7 @@ void media_plane::apply(const call& c) {
     if (known->second != masking) {
       known->second = masking;
       post(c.call_id, [id = c.call_id, masking](worker_thread& w) {
-        if (auto it = w.relayed.find(id); it != w.relayed.end())
+        if (auto it = w.relayed.find(id); it != w.relayed.end() && it->second->stream)
           it->second->stream->set_masking(masking);
       });
     }
@@ -110,8 +110,13 @@ void media_plane::apply(const call& c) {
   known_[c.call_id] = masking;
 
   caller_stream_config config;
-  config.audio_payload_type = c.caller.g711.front().payload_type;
-  config.alaw = c.caller.g711.front().law == g711_law::a_law;
+  // Without G.711 there is no audio to search or mask (other codecs are relayed untouched);
+  // RFC 4733 handling needs the caller_stream too, so such calls are relayed plainly for now.
+  const bool g711 = !c.caller.g711.empty();
+  if (g711) {
+    config.audio_payload_type = c.caller.g711.front().payload_type;
+    config.alaw = c.caller.g711.front().law == g711_law::a_law;
+  }
   config.event_payload_type = c.caller.telephone_event_pt ? *c.caller.telephone_event_pt : -1;
   config.ptime_ms = c.caller.ptime_ms && *c.caller.ptime_ms % 10 == 0 && *c.caller.ptime_ms <= 60
                         ? static_cast<int>(*c.caller.ptime_ms)
@@ -135,17 +140,22 @@ void media_plane::apply(const call& c) {
     return r.ok() ? std::optional(r.value()) : std::nullopt;
   };
   const std::uint16_t caller_port = *c.caller.local_rtp_port, agent_port = *c.agent.local_rtp_port;
-  post(c.call_id, [this, id = c.call_id, config, caller_port, agent_port, rtcp_mux,
+  post(c.call_id, [this, id = c.call_id, config, g711, caller_port, agent_port, rtcp_mux,
                    caller_remote = optional_of(caller_remote),
                    agent_remote = optional_of(agent_remote), caller_rtcp = optional_of(caller_rtcp),
                    agent_rtcp = optional_of(agent_rtcp)](worker_thread& w) mutable {
     auto relayed = std::make_unique<relayed_call>();
-    try {
-      relayed->stream =
-          std::make_unique<caller_stream>(config, dsp::default_dtmf_receiver_settings(), sink_, id);
-    } catch (const std::exception& e) {
-      log_event(log_level::error, "call media refused", {{"call-id", id}, {"error", e.what()}});
-      return;
+    if (g711) {
+      try {
+        relayed->stream = std::make_unique<caller_stream>(
+            config, dsp::default_dtmf_receiver_settings(), sink_, id);
+      } catch (const std::exception& e) {
+        log_event(log_level::error, "call media refused", {{"call-id", id}, {"error", e.what()}});
+        return;
+      }
+    } else {
+      log_event(log_level::warn, "call without G.711: relayed, keys neither found nor masked",
+                {{"call-id", id}});
     }
     auto pair = w.worker.add_pair(local_address_, caller_port, agent_port, relayed->stream.get(),
                                   caller_remote, agent_remote);

@@ -108,5 +108,25 @@ TEST(media_plane, calls_are_pinned_to_workers_and_relayed_on_each) {
   EXPECT_FALSE(agents.front()->receive(100));
 }
 
+TEST(media_plane, a_call_without_g711_is_still_relayed) {
+  no_keys sink;
+  media_plane plane("127.0.0.1", sink, 15, 1);
+  peer caller, agent;
+  call c = answered_call("opus-call", 0, 0, caller, agent);
+  const std::uint16_t base = static_cast<std::uint16_t>(58100 + 4 * (::getpid() % 500));
+  c.caller.local_rtp_port = base;
+  c.agent.local_rtp_port = static_cast<std::uint16_t>(base + 2);
+  c.caller.g711.clear();
+  c.agent.g711.clear();
+  plane.apply(c);
+  const std::vector<std::uint8_t> packet{0x80, 111, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 9, 1, 2, 3};
+  bool through = false;
+  for (int attempt = 0; attempt < 20 && !through; ++attempt) {
+    caller.send_to(base, packet);
+    through = agent.receive(50);
+  }
+  EXPECT_TRUE(through);
+}
+
 }  // namespace
 }  // namespace toneguard::media
