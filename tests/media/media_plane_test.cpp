@@ -11,42 +11,12 @@
 #include <set>
 #include <vector>
 
+#include "support/loopback.h"
+
 namespace toneguard::media {
 namespace {
 
-class peer {
- public:
-  peer() {
-    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  }
-  ~peer() { ::close(fd_); }
-  std::uint16_t port() const {
-    sockaddr_in a{};
-    socklen_t n = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &n);
-    return ntohs(a.sin_port);
-  }
-  void send_to(std::uint16_t port, const std::vector<std::uint8_t>& data) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port);
-    ::sendto(fd_, data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  }
-  bool receive(int timeout_ms) {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, timeout_ms) != 1) return false;
-    std::uint8_t buf[2048];
-    return ::recv(fd_, buf, sizeof buf, 0) > 0;
-  }
-
- private:
-  int fd_ = -1;
-};
+using peer = ::toneguard::testing::udp_peer;
 
 struct no_keys : digit_sink {
   void on_digit(std::string_view, leg, const digit_event&) override {}
@@ -98,14 +68,14 @@ TEST(media_plane, calls_are_pinned_to_workers_and_relayed_on_each) {
     // The worker sets the pair up between polls: retry for up to a second.
     for (int attempt = 0; attempt < 20 && !through; ++attempt) {
       callers[i]->send_to(static_cast<std::uint16_t>(base + 4 * i), packet);
-      through = agents[i]->receive(50);
+      through = agents[i]->receive(50).has_value();
     }
     EXPECT_TRUE(through) << ids[i] << " on worker " << plane.worker_of(ids[i]);
   }
   plane.remove(ids.front());
   ::usleep(100'000);
   callers.front()->send_to(base, packet);
-  EXPECT_FALSE(agents.front()->receive(100));
+  EXPECT_FALSE(agents.front()->receive(100).has_value());
 }
 
 TEST(media_plane, a_call_without_g711_is_still_relayed) {
@@ -123,7 +93,7 @@ TEST(media_plane, a_call_without_g711_is_still_relayed) {
   bool through = false;
   for (int attempt = 0; attempt < 20 && !through; ++attempt) {
     caller.send_to(base, packet);
-    through = agent.receive(50);
+    through = agent.receive(50).has_value();
   }
   EXPECT_TRUE(through);
 }

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "support/loopback.h"
 #include "toneguard/dsp/dtmf_leak_scan.h"
 #include "toneguard/dsp/g711.h"
 #include "toneguard/dsp/signal_builder.h"
@@ -19,45 +20,12 @@
 namespace toneguard::media {
 namespace {
 
-// A test endpoint: a UDP socket on 127.0.0.1, with bounded waits.
-class peer {
- public:
-  peer() {
-    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  }
-  ~peer() { ::close(fd_); }
-  std::uint16_t port() const {
-    sockaddr_in a{};
-    socklen_t length = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &length);
-    return ntohs(a.sin_port);
-  }
-  void send_to(std::uint16_t port, std::span<const std::uint8_t> data) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port);
-    ASSERT_EQ(::sendto(fd_, data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a),
-              static_cast<ssize_t>(data.size()));
-  }
-  // The next datagram, or nothing after `timeout_ms`.
-  std::optional<std::vector<std::uint8_t>> receive(int timeout_ms) {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, timeout_ms) != 1) return std::nullopt;
-    std::vector<std::uint8_t> data(2048);
-    const ssize_t n = ::recv(fd_, data.data(), data.size(), 0);
-    if (n < 0) return std::nullopt;
-    data.resize(static_cast<std::size_t>(n));
-    return data;
-  }
+using peer = ::toneguard::testing::udp_peer;
 
- private:
-  int fd_ = -1;
-};
+// A received datagram as bytes.
+std::span<const std::uint8_t> bytes(const std::string& datagram) {
+  return {reinterpret_cast<const std::uint8_t*>(datagram.data()), datagram.size()};
+}
 
 std::vector<std::uint8_t> pcmu_packet(std::uint16_t seq, std::uint32_t ts,
                                       std::span<const std::uint8_t> codes) {
@@ -100,7 +68,7 @@ TEST(relay_worker, relays_both_ways_after_latching_and_masks_the_callers_keys) {
   worker.poll_once(1000);
   const auto back = caller.receive(1000);
   ASSERT_TRUE(back.has_value());
-  EXPECT_EQ(*back, hello);
+  EXPECT_EQ(*back, std::string(hello.begin(), hello.end()));
 
   // A second of caller audio with a key in it, sent in bursts so batches form.
   dsp::signal_builder b;
@@ -118,7 +86,7 @@ TEST(relay_worker, relays_both_ways_after_latching_and_masks_the_callers_keys) {
     if (i % 10 == 9 || i + 1 == packets) {
       worker.poll_once(100);
       while (auto got = agent.receive(received + 1 < packets ? 200 : 50)) {
-        const auto v = parse_rtp(*got);
+        const auto v = parse_rtp(bytes(*got));
         ASSERT_TRUE(v.ok());
         EXPECT_EQ(v.view.sequence, 2 + received);
         std::vector<float> decoded(v.view.payload.size());
@@ -154,7 +122,7 @@ TEST(relay_worker, a_given_remote_needs_no_latching) {
   worker.poll_once(1000);
   const auto got = agent.receive(1000);
   ASSERT_TRUE(got.has_value());
-  EXPECT_EQ(*got, first);
+  EXPECT_EQ(*got, std::string(first.begin(), first.end()));
   EXPECT_EQ(worker.stats().no_remote, 0u);
 }
 

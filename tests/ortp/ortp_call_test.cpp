@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "support/loopback.h"
 #include "toneguard/dsp/dtmf_leak_scan.h"
 #include "toneguard/dsp/g711.h"
 #include "toneguard/dsp/signal_builder.h"
@@ -27,101 +28,9 @@
 namespace {
 
 using namespace std::chrono_literals;
-
-class udp_peer {
- public:
-  udp_peer() {
-    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  }
-  ~udp_peer() { ::close(fd_); }
-  std::uint16_t port() const {
-    sockaddr_in a{};
-    socklen_t n = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &n);
-    return ntohs(a.sin_port);
-  }
-  void send_to(std::uint16_t port, const std::string& data) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port);
-    ::sendto(fd_, data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  }
-  std::optional<std::string> receive(int timeout_ms) {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, timeout_ms) != 1) return std::nullopt;
-    std::string data(70000, '\0');
-    const ssize_t n = ::recv(fd_, data.data(), data.size(), 0);
-    if (n < 0) return std::nullopt;
-    data.resize(static_cast<std::size_t>(n));
-    return data;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-class daemon_child {
- public:
-  explicit daemon_child(std::vector<std::string> args) {
-    int fds[2];
-    if (::pipe(fds) != 0) return;
-    const std::string binary = std::string(TONEGUARD_BIN_DIR) + "/toneguard";
-    args.insert(args.begin(), binary);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(fds[1], STDERR_FILENO);
-      ::close(fds[0]);
-      ::close(fds[1]);
-      ::execv(binary.c_str(), argv.data());
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    err_fd_ = fds[0];
-  }
-  ~daemon_child() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    if (err_fd_ >= 0) ::close(err_fd_);
-  }
-  // Reads stderr until `needle` shows or 5 s pass.
-  bool wait_for(const std::string& needle) {
-    const auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (log_.find(needle) == std::string::npos) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      pollfd p{err_fd_, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      char buf[4096];
-      const ssize_t n = ::read(err_fd_, buf, sizeof buf);
-      if (n <= 0) return false;
-      log_.append(buf, static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-  // Reads whatever the daemon writes within `ms`.
-  void read_for(int ms) {
-    pollfd p{err_fd_, POLLIN, 0};
-    if (::poll(&p, 1, ms) <= 0) return;
-    char buf[4096];
-    const ssize_t n = ::read(err_fd_, buf, sizeof buf);
-    if (n > 0) log_.append(buf, static_cast<std::size_t>(n));
-  }
-  const std::string& log() const { return log_; }
-
- private:
-  pid_t pid_ = -1;
-  int err_fd_ = -1;
-  std::string log_;
-};
+using toneguard::testing::daemon_process;
+using toneguard::testing::listening_port;
+using toneguard::testing::udp_peer;
 
 std::string sdp_for(std::uint16_t port) {
   return "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio " +
@@ -151,11 +60,10 @@ toneguard::media::bencode_value text(const char* s) {
 TEST(ortp_call, keys_from_an_ortp_caller_never_reach_the_agent) {
   std::mt19937 rng(static_cast<unsigned>(::getpid()));
   const int port_min = 30000 + 2 * static_cast<int>(rng() % 4000);
-  daemon_child daemon({"--listen-ng", "127.0.0.1:0", "--port-min", std::to_string(port_min),
-                       "--port-max", std::to_string(port_min + 99)});
-  ASSERT_TRUE(daemon.wait_for("msg=listening")) << daemon.log();
-  const auto at = daemon.log().find(" port=", daemon.log().find("msg=listening"));
-  const auto ng_port = static_cast<std::uint16_t>(std::atoi(daemon.log().c_str() + at + 6));
+  daemon_process daemon({"--listen-ng", "127.0.0.1:0", "--port-min", std::to_string(port_min),
+                         "--port-max", std::to_string(port_min + 99)});
+  ASSERT_TRUE(daemon.wait_for_log("msg=listening", 5000ms)) << daemon.err();
+  const std::uint16_t ng_port = listening_port(daemon.err());
 
   ortp_init();
   ortp_set_log_level_mask(nullptr, ORTP_ERROR | ORTP_FATAL);
@@ -188,7 +96,7 @@ TEST(ortp_call, keys_from_an_ortp_caller_never_reach_the_agent) {
   block.set("command", text("block DTMF"));
   block.set("call-id", text("ortp-call"));
   ASSERT_NE(ng(control, ng_port, "o3", block).find("2:ok"), std::string::npos);
-  ASSERT_TRUE(daemon.wait_for("msg=relaying")) << daemon.log();
+  ASSERT_TRUE(daemon.wait_for_log("msg=relaying", 5000ms)) << daemon.err();
   rtp_session_set_remote_addr(caller, "127.0.0.1", caller_facing);
 
   // oRTP sends 600 ms of audio with a key in it, then a key as RFC 4733 events, then audio.
@@ -236,8 +144,8 @@ TEST(ortp_call, keys_from_an_ortp_caller_never_reach_the_agent) {
   // Both keys reported (the daemon logs them as it relays; read its log until both show).
   auto released_count = [&daemon] {
     std::size_t n = 0;
-    for (auto p = daemon.log().find("key released"); p != std::string::npos;
-         p = daemon.log().find("key released", p + 1)) {
+    for (auto p = daemon.err().find("key released"); p != std::string::npos;
+         p = daemon.err().find("key released", p + 1)) {
       ++n;
     }
     return n;
@@ -247,11 +155,11 @@ TEST(ortp_call, keys_from_an_ortp_caller_never_reach_the_agent) {
     daemon.read_for(50);
   }
   const std::size_t released = released_count();
-  EXPECT_EQ(released, 2u) << daemon.log();
-  EXPECT_NE(daemon.log().find("source=in-band"), std::string::npos) << daemon.log();
-  EXPECT_NE(daemon.log().find("source=rfc4733"), std::string::npos) << daemon.log();
-  EXPECT_EQ(daemon.log().find("key=6"), std::string::npos);
-  EXPECT_EQ(daemon.log().find("key=9"), std::string::npos);
+  EXPECT_EQ(released, 2u) << daemon.err();
+  EXPECT_NE(daemon.err().find("source=in-band"), std::string::npos) << daemon.err();
+  EXPECT_NE(daemon.err().find("source=rfc4733"), std::string::npos) << daemon.err();
+  EXPECT_EQ(daemon.err().find("key=6"), std::string::npos);
+  EXPECT_EQ(daemon.err().find("key=9"), std::string::npos);
 
   rtp_session_destroy(caller);
   rtp_profile_destroy(profile);

@@ -20,91 +20,15 @@
 #include <string>
 #include <vector>
 
+#include "support/loopback.h"
+
 namespace toneguard {
 namespace {
 
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
-
-// A running toneguard with its stderr on a pipe. The destructor kills and reaps it.
-class daemon_process {
- public:
-  explicit daemon_process(const std::vector<std::string>& args) {
-    int fds[2];
-    if (::pipe(fds) != 0) return;
-    const std::string binary = std::string(TONEGUARD_BIN_DIR) + "/toneguard";
-    std::vector<std::string> storage{binary};
-    storage.insert(storage.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& s : storage) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(fds[1], STDERR_FILENO);
-      ::close(fds[0]);
-      ::close(fds[1]);
-      ::execv(binary.c_str(), argv.data());
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    err_fd_ = fds[0];
-    ::fcntl(err_fd_, F_SETFL, ::fcntl(err_fd_, F_GETFL) | O_NONBLOCK);
-  }
-  ~daemon_process() {
-    if (pid_ > 0 && !status_) {
-      ::kill(pid_, SIGKILL);
-      int raw = 0;
-      ::waitpid(pid_, &raw, 0);
-    }
-    if (err_fd_ >= 0) ::close(err_fd_);
-  }
-  daemon_process(const daemon_process&) = delete;
-  daemon_process& operator=(const daemon_process&) = delete;
-
-  // Reads stderr until `needle` appears or `timeout` passes; true when it appeared.
-  bool wait_for_log(const std::string& needle, milliseconds timeout) {
-    const auto deadline = steady_clock::now() + timeout;
-    while (err_.find(needle) == std::string::npos) {
-      const auto left = std::chrono::duration_cast<milliseconds>(deadline - steady_clock::now());
-      if (left.count() <= 0) return false;
-      pollfd p{err_fd_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-      char buf[4096];
-      const ssize_t n = ::read(err_fd_, buf, sizeof buf);
-      if (n == 0) return err_.find(needle) != std::string::npos;  // the child closed stderr
-      if (n > 0) err_.append(buf, static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-
-  // Waits up to `timeout` for the child to exit; its exit status, or nullopt (still running,
-  // or killed by a signal).
-  std::optional<int> wait_exit(milliseconds timeout) {
-    const auto deadline = steady_clock::now() + timeout;
-    while (!status_) {
-      int raw = 0;
-      const pid_t r = ::waitpid(pid_, &raw, WNOHANG);
-      if (r == pid_) {
-        status_ = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-        break;
-      }
-      if (steady_clock::now() > deadline) return std::nullopt;
-      ::usleep(10'000);
-    }
-    wait_for_log("\x01never", milliseconds(500));  // drain what is left of stderr
-    return *status_ == -1 ? std::nullopt : status_;
-  }
-
-  void signal(int sig) { ::kill(pid_, sig); }
-  const std::string& err() const { return err_; }
-
- private:
-  pid_t pid_ = -1;
-  int err_fd_ = -1;
-  std::string err_;
-  std::optional<int> status_;
-};
+using ::toneguard::testing::daemon_process;
 
 // The value of `key=` in the first log line holding `msg=<msg>`, or "".
 std::string log_value(const std::string& log, const std::string& msg, const std::string& key) {

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "support/loopback.h"
 #include "toneguard/dsp/dtmf_leak_scan.h"
 #include "toneguard/dsp/g711.h"
 #include "toneguard/dsp/signal_builder.h"
@@ -24,95 +25,9 @@
 namespace {
 
 using namespace std::chrono_literals;
-
-// A UDP socket on 127.0.0.1 with bounded waits.
-class udp_peer {
- public:
-  udp_peer() {
-    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  }
-  ~udp_peer() { ::close(fd_); }
-  std::uint16_t port() const {
-    sockaddr_in a{};
-    socklen_t n = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &n);
-    return ntohs(a.sin_port);
-  }
-  void send_to(std::uint16_t port, const void* data, std::size_t size) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port);
-    ::sendto(fd_, data, size, 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  }
-  std::optional<std::string> receive(int timeout_ms) {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, timeout_ms) != 1) return std::nullopt;
-    std::string data(70000, '\0');
-    const ssize_t n = ::recv(fd_, data.data(), data.size(), 0);
-    if (n < 0) return std::nullopt;
-    data.resize(static_cast<std::size_t>(n));
-    return data;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-// The daemon as a child process; killed and reaped at the end.
-class daemon_child {
- public:
-  explicit daemon_child(std::vector<std::string> args) {
-    int fds[2];
-    if (::pipe(fds) != 0) return;
-    const std::string binary = std::string(TONEGUARD_BIN_DIR) + "/toneguard";
-    args.insert(args.begin(), binary);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(fds[1], STDERR_FILENO);
-      ::close(fds[0]);
-      ::close(fds[1]);
-      ::execv(binary.c_str(), argv.data());
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    err_fd_ = fds[0];
-  }
-  ~daemon_child() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    if (err_fd_ >= 0) ::close(err_fd_);
-  }
-  // Reads stderr until `needle` shows or 5 s pass.
-  bool wait_for(const std::string& needle) {
-    const auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (log_.find(needle) == std::string::npos) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      pollfd p{err_fd_, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      char buf[4096];
-      const ssize_t n = ::read(err_fd_, buf, sizeof buf);
-      if (n <= 0) return false;
-      log_.append(buf, static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-  const std::string& log() const { return log_; }
-
- private:
-  pid_t pid_ = -1;
-  int err_fd_ = -1;
-  std::string log_;
-};
+using toneguard::testing::daemon_process;
+using toneguard::testing::listening_port;
+using toneguard::testing::udp_peer;
 
 std::string sdp_for(std::uint16_t port, std::uint16_t rtcp_port) {
   return "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio " +
@@ -154,11 +69,10 @@ TEST(proxy_call, a_blocked_key_never_reaches_the_agent_through_the_daemon) {
   // A port range of its own, away from other tests.
   std::mt19937 rng(static_cast<unsigned>(::getpid()));
   const int port_min = 42000 + 2 * static_cast<int>(rng() % 4000);
-  daemon_child daemon({"--listen-ng", "127.0.0.1:0", "--port-min", std::to_string(port_min),
-                       "--port-max", std::to_string(port_min + 99)});
-  ASSERT_TRUE(daemon.wait_for("msg=listening")) << daemon.log();
-  const auto at = daemon.log().find(" port=", daemon.log().find("msg=listening"));
-  const auto ng_port = static_cast<std::uint16_t>(std::atoi(daemon.log().c_str() + at + 6));
+  daemon_process daemon({"--listen-ng", "127.0.0.1:0", "--port-min", std::to_string(port_min),
+                         "--port-max", std::to_string(port_min + 99)});
+  ASSERT_TRUE(daemon.wait_for_log("msg=listening", 5000ms)) << daemon.err();
+  const std::uint16_t ng_port = listening_port(daemon.err());
 
   udp_peer control, caller, agent, caller_rtcp, agent_rtcp;
   using toneguard::media::bencode_dictionary;
@@ -186,7 +100,7 @@ TEST(proxy_call, a_blocked_key_never_reaches_the_agent_through_the_daemon) {
   block.set("command", bencode_value(std::string("block DTMF")));
   block.set("call-id", bencode_value(std::string("call-1")));
   ASSERT_NE(ng(control, ng_port, "c3", block).find("2:ok"), std::string::npos);
-  ASSERT_TRUE(daemon.wait_for("msg=relaying")) << daemon.log();
+  ASSERT_TRUE(daemon.wait_for_log("msg=relaying", 5000ms)) << daemon.err();
 
   // A second of caller audio with a key in it, at real time pace (20 ms packets).
   toneguard::dsp::signal_builder b;
@@ -214,10 +128,11 @@ TEST(proxy_call, a_blocked_key_never_reaches_the_agent_through_the_daemon) {
   while (auto got = agent.receive(200)) ++received;
   EXPECT_EQ(received, packets);
   EXPECT_TRUE(toneguard::dsp::scan_for_dtmf_leaks(heard).empty());
-  EXPECT_TRUE(daemon.wait_for("msg=\"key released\"") || daemon.wait_for("msg=key"))
-      << daemon.log();
+  EXPECT_TRUE(daemon.wait_for_log("msg=\"key released\"", 5000ms) ||
+              daemon.wait_for_log("msg=key", 5000ms))
+      << daemon.err();
   // The key's value is never logged.
-  EXPECT_EQ(daemon.log().find("key=4"), std::string::npos);
+  EXPECT_EQ(daemon.err().find("key=4"), std::string::npos);
 
   // The agent's packets reach the caller.
   const auto back = pcmu_packet(1, 160, codes.data());
@@ -237,9 +152,9 @@ TEST(proxy_call, a_blocked_key_never_reaches_the_agent_through_the_daemon) {
   del.set("command", bencode_value(std::string("delete")));
   del.set("call-id", bencode_value(std::string("call-1")));
   ASSERT_NE(ng(control, ng_port, "c4", del).find("2:ok"), std::string::npos);
-  ASSERT_TRUE(daemon.wait_for("msg=\"call media stopped\"") ||
-              daemon.wait_for("call media stopped"))
-      << daemon.log();
+  ASSERT_TRUE(daemon.wait_for_log("msg=\"call media stopped\"", 5000ms) ||
+              daemon.wait_for_log("call media stopped", 5000ms))
+      << daemon.err();
   caller.send_to(caller_facing, back.data(), back.size());
   EXPECT_FALSE(agent.receive(200).has_value());
 }
