@@ -16,7 +16,8 @@ namespace toneguard::dsp {
 namespace {
 
 constexpr int S = dtmf_receiver::block_samples;
-static_assert(S <= static_cast<int>(simd::bank16_max_run), "a block must fit one G.711 kernel call");
+static_assert(S <= static_cast<int>(simd::bank16_max_run),
+              "a block must fit one G.711 kernel call");
 constexpr double rate = dtmf_receiver::sample_rate_hz;
 
 // Bins 0..3 are the rows, 4..7 the columns.
@@ -253,18 +254,15 @@ void dtmf_receiver::process(std::span<const std::int16_t> audio, dtmf_listener& 
 void dtmf_receiver::process_g711(std::span<const std::uint8_t> codes, bool alaw,
                                  dtmf_listener& listener) noexcept {
   prefetch_state();
-  // The kernel directly: a piece never exceeds one block (40 <= bank16_max_run codes).
-  const auto& k = simd::kernels();
-  const auto correlate = alaw ? k.correlate_bank16_alaw : k.correlate_bank16_ulaw;
-  const simd::bank16_basis basis = tables().bank.g711_basis();
+  // A piece never exceeds one block (40 <= bank16_max_run codes, checked at compile time).
+  const auto correlate = tables().bank.g711(alaw);
   while (!codes.empty()) {
     const std::size_t take =
         std::min<std::size_t>(codes.size(), static_cast<std::size_t>(S - block_fill_));
     // A whole block below the least energy of a tone block needs no bins (finish_block's
     // first test would drop it): the kernel then only decodes it.
     const float min_energy = block_fill_ == 0 && take == S ? quiet_block_energy() : 0.0f;
-    correlate(codes.data(), take, basis, static_cast<std::size_t>(block_fill_), bins_acc_,
-              &energy_acc_, min_energy);
+    correlate(codes.first(take), block_fill_, bins_acc_, &energy_acc_, min_energy);
     advance(take, listener);
     codes = codes.subspan(take);
   }

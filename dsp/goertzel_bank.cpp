@@ -57,17 +57,4 @@ void goertzel_bank::accumulate(std::span<const float> samples, int offset, float
                                    acc, energy);
 }
 
-void goertzel_bank::accumulate_g711(std::span<const std::uint8_t> codes, bool alaw, int offset,
-                                    float* acc, float* energy, float min_energy) const noexcept {
-  const auto& k = simd::kernels();
-  const auto correlate = alaw ? k.correlate_bank16_alaw : k.correlate_bank16_ulaw;
-  const simd::bank16_basis basis{basis_.get(), q12_pairs_.get()};
-  // The integer kernels take at most bank16_max_run samples per call.
-  for (std::size_t done = 0; done < codes.size(); done += simd::bank16_max_run) {
-    const std::size_t n = std::min(simd::bank16_max_run, codes.size() - done);
-    correlate(codes.data() + done, n, basis, static_cast<std::size_t>(offset) + done, acc, energy,
-              codes.size() <= simd::bank16_max_run ? min_energy : 0.0f);
-  }
-}
-
 }  // namespace toneguard::dsp

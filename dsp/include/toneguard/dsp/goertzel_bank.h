@@ -5,6 +5,7 @@
 /// sums) in one SIMD multiply-add per sample and can be fed a block in pieces.
 /// Immutable after construction; share one bank between any number of channels and threads.
 
+#include <algorithm>
 #include <complex>
 #include <cstdint>
 #include <memory>
@@ -37,8 +38,35 @@ class goertzel_bank {
   /// error of each term below 2^-13). When the codes' energy is below `min_energy`, only the
   /// energy is added (for callers that discard the bins of quiet blocks; runs of more than
   /// simd::bank16_max_run codes are always correlated).
+  /// The G.711 correlation of this bank for one law, chosen once: a caller that feeds many
+  /// pieces (the receiver, per block) takes one and calls it per piece. A piece must not
+  /// exceed simd::bank16_max_run codes; `min_energy` as for accumulate_g711().
+  struct g711_correlator {
+    decltype(simd::kernel_table::correlate_bank16_ulaw) kernel;
+    simd::bank16_basis basis;
+    void operator()(std::span<const std::uint8_t> codes, int offset, float* acc, float* energy,
+                    float min_energy = 0.0f) const noexcept {
+      kernel(codes.data(), codes.size(), basis, static_cast<std::size_t>(offset), acc, energy,
+             min_energy);
+    }
+  };
+  [[nodiscard]] g711_correlator g711(bool alaw) const noexcept {
+    const auto& k = simd::kernels();
+    return {alaw ? k.correlate_bank16_alaw : k.correlate_bank16_ulaw,
+            {basis_.get(), q12_pairs_.get()}};
+  }
+
+  /// Any number of codes, in pieces the kernels take.
   void accumulate_g711(std::span<const std::uint8_t> codes, bool alaw, int offset, float* acc,
-                       float* energy, float min_energy = 0.0f) const noexcept;
+                       float* energy, float min_energy = 0.0f) const noexcept {
+    const g711_correlator correlate = g711(alaw);
+    // min_energy speaks of the whole run, so it applies only when one call covers it.
+    const float skip_below = codes.size() <= simd::bank16_max_run ? min_energy : 0.0f;
+    for (std::size_t done = 0; done < codes.size(); done += simd::bank16_max_run) {
+      correlate(codes.subspan(done, std::min(simd::bank16_max_run, codes.size() - done)),
+                offset + static_cast<int>(done), acc, energy, skip_below);
+    }
+  }
 
   /// Bin b of a finished accumulator.
   [[nodiscard]] static std::complex<float> bin(const float* acc, int b) noexcept {
@@ -47,11 +75,6 @@ class goertzel_bank {
 
   [[nodiscard]] int block_samples() const noexcept { return block_samples_; }
 
-  /// The basis in the form the simd G.711 correlators take, for callers that call them
-  /// directly with runs of at most simd::bank16_max_run codes.
-  [[nodiscard]] simd::bank16_basis g711_basis() const noexcept {
-    return {basis_.get(), q12_pairs_.get()};
-  }
   [[nodiscard]] int bins() const noexcept { return bins_; }
 
  private:
