@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "support/digit_trace.h"
 #include "toneguard/dsp/dtmf_leak_scan.h"
 #include "toneguard/dsp/g711.h"
 #include "toneguard/dsp/levels.h"
@@ -17,18 +18,7 @@
 namespace toneguard::media {
 namespace {
 
-struct recorder : digit_sink {
-  void on_digit(std::string_view, leg, const digit_event& e) override { events.push_back(e); }
-  std::string trace() const {
-    std::string s;
-    for (const auto& e : events) {
-      s += e.key;
-      s += e.what == digit_event::phase::start ? '+' : '-';
-    }
-    return s;
-  }
-  std::vector<digit_event> events;
-};
+using recorder = ::toneguard::testing::digit_trace;
 
 constexpr std::uint32_t ssrc = 0x11223344;
 constexpr std::size_t capacity = 12 + 480;

@@ -7,25 +7,19 @@
 #include <string>
 #include <vector>
 
+#include "support/digit_trace.h"
+
 namespace toneguard::media {
 namespace {
 
-struct recorder : digit_sink {
-  void on_digit(std::string_view call_id, leg from, const digit_event& e) override {
-    EXPECT_EQ(call_id, "call-1");
-    EXPECT_EQ(from, leg::caller);
-    events.push_back(e);
-  }
-  // "5+" for a start, "5-" for an end, in order.
-  [[nodiscard]] std::string trace() const {
-    std::string s;
-    for (const auto& e : events) {
-      s += e.key;
-      s += e.what == digit_event::phase::start ? '+' : '-';
+// Every report, as a trace; each test also checks the call and leg it came from.
+struct recorder : ::toneguard::testing::digit_trace {
+  ~recorder() {
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      EXPECT_EQ(call_ids[i], "call-1") << i;
+      EXPECT_EQ(legs[i], leg::caller) << i;
     }
-    return s;
   }
-  std::vector<digit_event> events;
 };
 
 constexpr auto in_band = digit_source::in_band;

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "support/digit_trace.h"
 #include "support/loopback.h"
 #include "toneguard/dsp/dtmf_leak_scan.h"
 #include "toneguard/dsp/g711.h"
@@ -41,10 +42,7 @@ std::vector<std::uint8_t> pcmu_packet(std::uint16_t seq, std::uint32_t ts,
   return p;
 }
 
-struct recorder : digit_sink {
-  void on_digit(std::string_view, leg, const digit_event& e) override { keys += e.key; }
-  std::string keys;
-};
+using recorder = ::toneguard::testing::digit_trace;
 
 TEST(relay_worker, relays_both_ways_after_latching_and_masks_the_callers_keys) {
   recorder sink;
@@ -97,7 +95,7 @@ TEST(relay_worker, relays_both_ways_after_latching_and_masks_the_callers_keys) {
     }
   }
   EXPECT_EQ(received, packets);
-  EXPECT_EQ(sink.keys, "22");  // start and end of one press
+  EXPECT_EQ(sink.trace(), "2+2-");  // start and end of one press
   EXPECT_EQ(stream.leaked_samples(), 0);
   EXPECT_TRUE(dsp::scan_for_dtmf_leaks(heard).empty());
   EXPECT_LT(worker.stats().receive_calls, worker.stats().received);  // batched
