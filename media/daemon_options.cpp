@@ -28,6 +28,7 @@ enum class value_kind {
   texts,            // a string or a list of strings (repeatable on the command line)
   integer,          // an integer
   text_or_integer,  // either
+  boolean,          // yes/no: "--name" alone or "--name=no" on the command line
 };
 
 struct option_spec {
@@ -38,7 +39,7 @@ struct option_spec {
   std::string_view help;
 };
 
-constexpr std::array<option_spec, 8> specs{{
+constexpr std::array<option_spec, 15> specs{{
     {"config-file", value_kind::text, true, "FILE",
      "read options from FILE first (TOML: *.toml, YAML: *.yaml/*.yml); keys are the option\n"
      "      names without dashes; the command line overrides the file"},
@@ -53,6 +54,24 @@ constexpr std::array<option_spec, 8> specs{{
      "error, warn, info or debug, or syslog 0-7 (default info)"},
     {"num-threads", value_kind::integer, false, "N",
      "media worker threads, 1..1024 (default: one per core)"},
+    {"timeout", value_kind::integer, false, "SECONDS",
+     "end a call when neither side has sent media for SECONDS, 0..86400, 0 = never\n"
+     "      (default 60)"},
+    {"final-timeout", value_kind::integer, false, "SECONDS",
+     "end any call after SECONDS, 0..604800, 0 = never (default 0)"},
+    {"delay-buffer", value_kind::integer, false, "MS",
+     "look-ahead of the masker when `block DTMF` gives none, 10..200 ms; under 10 ms keys\n"
+     "      leak, so a smaller per-call delay-buffer is raised to 10 (default 15)"},
+    {"dtmf-security", value_kind::text, false, "MODE",
+     "how masked keys sound when `block DTMF` gives no DTMF-security: silence, tone\n"
+     "      (flat 500 Hz) or random (comfort noise) (default silence)"},
+    {"mask-all-calls", value_kind::boolean, false, "",
+     "mask keys toward the agent on every call from its start, as if blocked (default no)"},
+    {"detect-agent-dtmf", value_kind::boolean, false, "",
+     "also find keys the agent sends (reported with leg agent, never masked) (default no)"},
+    {"strict-source", value_kind::boolean, false, "",
+     "on every call, drop media that does not come from a side's latched address (default\n"
+     "      no; the ng flag strict-source sets it per call)"},
     {"help", value_kind::flag, true, "", "print this help and exit"},
 }};
 
@@ -154,6 +173,32 @@ std::optional<std::string> apply_value(daemon_options& o, const option_spec& spe
     const auto v = parse_integer(value);
     if (!v || *v < 1 || *v > 1024) return fail(quoted(value) + " is not a count in 1..1024");
     o.num_threads = static_cast<unsigned>(*v);
+  } else if (name == "timeout" || name == "final-timeout") {
+    const long long limit = name == "timeout" ? 86400 : 604800;
+    const auto v = parse_integer(value);
+    if (!v || *v < 0 || *v > limit)
+      return fail(quoted(value) + " is not a number of seconds in 0.." + std::to_string(limit));
+    (name == "timeout" ? o.timeout_s : o.final_timeout_s) = static_cast<int>(*v);
+  } else if (name == "delay-buffer") {
+    const auto v = parse_integer(value);
+    if (!v || *v < min_leak_free_delay_ms || *v > 200)
+      return fail(quoted(value) + " is not a look-ahead in " +
+                  std::to_string(min_leak_free_delay_ms) + "..200 ms");
+    o.delay_buffer_ms = static_cast<int>(*v);
+  } else if (name == "dtmf-security") {
+    if (value != "silence" && value != "tone" && value != "random")
+      return fail(quoted(value) + " is not a masking mode (silence, tone or random)");
+    o.dtmf_security = std::string(value);
+  } else if (spec.kind == value_kind::boolean) {
+    bool on = false;
+    if (value == "yes" || value == "true" || value == "on" || value == "1") {
+      on = true;
+    } else if (value != "no" && value != "false" && value != "off" && value != "0") {
+      return fail(quoted(value) + " is not yes or no");
+    }
+    if (name == "mask-all-calls") o.mask_all_calls = on;
+    if (name == "detect-agent-dtmf") o.detect_agent_dtmf = on;
+    if (name == "strict-source") o.strict_source = on;
   } else if (name == "help") {
     o.help = true;
   }
@@ -170,6 +215,8 @@ std::string kind_expectation(value_kind kind) {
       return "an integer";
     case value_kind::text_or_integer:
       return "a string or an integer";
+    case value_kind::boolean:
+      return "a boolean";
     case value_kind::flag:
       break;
   }
@@ -231,12 +278,14 @@ std::string toml_type_name(const toml::node& node) {
 config_value from_toml(const toml::node& node, value_kind kind) {
   config_value v;
   if (const auto* s = node.as_string()) {
-    if (kind == value_kind::integer) v.wrong_type = "a string";
+    if (kind == value_kind::integer || kind == value_kind::boolean) v.wrong_type = "a string";
     v.items.push_back(s->get());
   } else if (const auto* i = node.as_integer()) {
     if (kind != value_kind::integer && kind != value_kind::text_or_integer)
       v.wrong_type = "an integer";
     v.items.push_back(std::to_string(i->get()));
+  } else if (const auto* b = node.as_boolean(); b != nullptr && kind == value_kind::boolean) {
+    v.items.emplace_back(b->get() ? "yes" : "no");
   } else if (const auto* a = node.as_array(); a != nullptr && kind == value_kind::texts) {
     for (const auto& element : *a) {
       if (const auto* es = element.as_string()) {
@@ -434,6 +483,8 @@ result<daemon_options> parse_daemon_options(int argc, const char* const* argv) {
     std::string value;
     if (spec->kind == value_kind::flag) {
       if (eq != std::string_view::npos) return error{dashed + ": takes no value"};
+    } else if (spec->kind == value_kind::boolean) {
+      value = eq != std::string_view::npos ? std::string(arg.substr(eq + 1)) : "yes";
     } else if (eq != std::string_view::npos) {
       value = std::string(arg.substr(eq + 1));
     } else if (i + 1 < argc) {
@@ -484,6 +535,7 @@ std::string daemon_usage() {
   for (const auto& s : specs) {
     out += "  --";
     out += s.name;
+    if (s.kind == value_kind::boolean) out += "[=yes|no]";
     if (!s.value_hint.empty()) {
       out += ' ';
       out += s.value_hint;

@@ -29,10 +29,77 @@ constexpr std::array<std::pair<ng_dtmf_security, std::string_view>, 7> dtmf_secu
     {ng_dtmf_security::off, "off"},
 }};
 
-constexpr std::array<std::string_view, 8> string_keys{
-    "call-id", "from-tag",           "to-tag",       "via-branch", "sdp",
-    "ICE",     "transport-protocol", "DTMF-security"};
-constexpr std::array<std::string_view, 4> list_keys{"flags", "replace", "direction", "rtcp-mux"};
+constexpr std::array<std::string_view, 10> string_keys{
+    "call-id", "from-tag",           "to-tag",        "via-branch", "sdp",
+    "ICE",     "transport-protocol", "DTMF-security", "label",      "record-call"};
+constexpr std::array<std::string_view, 5> list_keys{"flags", "replace", "direction", "rtcp-mux",
+                                                    "received-from"};
+constexpr std::array<std::string_view, 4> rtp_profiles{"RTP/AVP", "RTP/AVPF", "RTP/SAVP",
+                                                       "RTP/SAVPF"};
+
+char fold(char c) noexcept {
+  if (c == '_' || c == ' ') return '-';
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+// The exact key first, so that a request holding two spellings of a key ("received-from" and
+// "received from") means the canonical one whatever their order.
+const bencode_value* find_in(const bencode_dictionary& dict, std::string_view key) {
+  if (const bencode_value* v = dict.find(key)) return v;
+  for (const auto& [k, v] : dict) {
+    if (ng_name_equal(k, key)) return &v;
+  }
+  return nullptr;
+}
+
+void split_items(std::string_view s, std::vector<std::string_view>& out) {
+  while (!s.empty()) {
+    const std::size_t comma = s.find(',');
+    const std::string_view item = s.substr(0, comma);
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string_view::npos) break;
+    s.remove_prefix(comma + 1);
+  }
+}
+
+std::vector<std::string_view> items_of(const bencode_value& v) {
+  std::vector<std::string_view> out;
+  if (const std::string* s = v.if_string()) {
+    split_items(*s, out);
+  } else if (const bencode_list* l = v.if_list()) {
+    out.reserve(l->size());
+    for (const auto& item : *l) {
+      if (const std::string* text = item.if_string()) out.push_back(*text);
+    }
+  }
+  return out;
+}
+
+std::optional<address_type> parse_family(std::string_view s) {
+  if (iequals(s, "IP4")) return address_type::ip4;
+  if (iequals(s, "IP6")) return address_type::ip6;
+  return std::nullopt;
+}
+
+// received-from: ["IP4"|"IP6", address]; nullopt when it is not that.
+std::optional<network_address> parse_received_from(const bencode_value& v) {
+  const auto items = items_of(v);
+  if (items.size() != 2) return std::nullopt;
+  const auto family = parse_family(items[0]);
+  if (!family) return std::nullopt;
+  auto address = network_address::from_string(items[1]);
+  if (!address.ok() || address.value().type != *family) return std::nullopt;
+  return std::move(address).value();
+}
 
 std::optional<ng_dtmf_security> parse_dtmf_security(std::string_view s) {
   for (const auto& [mode, name] : dtmf_security_names) {
@@ -81,16 +148,6 @@ std::optional<std::int64_t> integer_or_decimal(const bencode_value& v) {
   return std::nullopt;
 }
 
-void split_items(std::string_view s, std::vector<std::string_view>& out) {
-  while (!s.empty()) {
-    const std::size_t comma = s.find(',');
-    const std::string_view item = s.substr(0, comma);
-    if (!item.empty()) out.push_back(item);
-    if (comma == std::string_view::npos) break;
-    s.remove_prefix(comma + 1);
-  }
-}
-
 struct failure_info {
   ng_error_kind kind;
   std::string message;
@@ -99,14 +156,14 @@ struct failure_info {
 // Checks the keys ng_request has accessors for; nullopt when all are well-typed.
 std::optional<failure_info> check_keys(const bencode_dictionary& dict) {
   for (std::string_view key : string_keys) {
-    const bencode_value* v = dict.find(key);
+    const bencode_value* v = find_in(dict, key);
     if (v != nullptr && !v->is_string()) {
       return failure_info{ng_error_kind::bad_key_type, "ng: key \"" + std::string(key) + "\" is " +
                                                            kind_noun(*v) + ", not a byte string"};
     }
   }
   for (std::string_view key : list_keys) {
-    const bencode_value* v = dict.find(key);
+    const bencode_value* v = find_in(dict, key);
     if (v == nullptr || v->is_string()) continue;
     const bencode_list* l = v->if_list();
     if (l == nullptr) {
@@ -122,14 +179,31 @@ std::optional<failure_info> check_keys(const bencode_dictionary& dict) {
       }
     }
   }
-  if (const std::string* mode = dict.string_at("DTMF-security")) {
+  if (const bencode_value* v = find_in(dict, "transport-protocol")) {
+    const std::string& proto = *v->if_string();
+    if (!ng_rtp_profile(proto)) {
+      const bool dtls = proto.find("TLS") != std::string::npos;
+      return failure_info{ng_error_kind::bad_key_value,
+                          "ng: transport-protocol " + quoted(proto) + " is not supported" +
+                              (dtls ? " (toneguard does not do DTLS-SRTP;" : " (") +
+                              " expected RTP/AVP, RTP/AVPF, RTP/SAVP or RTP/SAVPF)"};
+    }
+  }
+  if (const bencode_value* v = find_in(dict, "received-from")) {
+    if (!parse_received_from(*v)) {
+      return failure_info{ng_error_kind::bad_key_value,
+                          "ng: received-from is not [\"IP4\"|\"IP6\", <address of that family>]"};
+    }
+  }
+  if (const bencode_value* v = find_in(dict, "DTMF-security")) {
+    const std::string* mode = v->if_string();
     if (!parse_dtmf_security(*mode)) {
       return failure_info{ng_error_kind::bad_key_value,
                           "ng: unknown DTMF-security mode " + quoted(*mode) +
                               " (expected drop, silence, tone, random, zero, DTMF or off)"};
     }
   }
-  if (const bencode_value* v = dict.find("delay-buffer")) {
+  if (const bencode_value* v = find_in(dict, "delay-buffer")) {
     if (!v->is_integer() && !v->is_string()) {
       return failure_info{ng_error_kind::bad_key_type, std::string("ng: key \"delay-buffer\" is ") +
                                                            kind_noun(*v) + ", not an integer"};
@@ -192,40 +266,109 @@ std::string_view ng_dtmf_security_name(ng_dtmf_security mode) noexcept {
   return "?";
 }
 
+bool ng_name_equal(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (fold(a[i]) != fold(b[i])) return false;
+  }
+  return true;
+}
+
+std::optional<std::string_view> ng_rtp_profile(std::string_view name) noexcept {
+  for (std::string_view p : rtp_profiles) {
+    if (iequals(p, name)) return p;
+  }
+  return std::nullopt;
+}
+
+const bencode_value* ng_request::find_key(std::string_view key) const {
+  const bencode_dictionary* dict = body.if_dictionary();
+  return dict == nullptr ? nullptr : find_in(*dict, key);
+}
+
 std::optional<std::string_view> ng_request::string_key(std::string_view key) const {
-  if (const std::string* s = body.string_at(key)) return std::string_view(*s);
+  const bencode_value* v = find_key(key);
+  if (const std::string* s = v == nullptr ? nullptr : v->if_string()) return std::string_view(*s);
   return std::nullopt;
 }
 
 std::vector<std::string_view> ng_request::list_key(std::string_view key) const {
-  std::vector<std::string_view> out;
-  const bencode_value* v = body.find(key);
-  if (v == nullptr) return out;
-  if (const std::string* s = v->if_string()) {
-    split_items(*s, out);
-  } else if (const bencode_list* l = v->if_list()) {
-    out.reserve(l->size());
-    for (const auto& item : *l) {
-      if (const std::string* text = item.if_string()) out.push_back(*text);
-    }
-  }
-  return out;
+  const bencode_value* v = find_key(key);
+  return v == nullptr ? std::vector<std::string_view>{} : items_of(*v);
 }
 
 bool ng_request::has_flag(std::string_view flag) const {
   for (std::string_view f : flags()) {
-    if (f == flag) return true;
+    if (ng_name_equal(f, flag)) return true;
   }
   return false;
 }
 
+bool ng_request::replaces(std::string_view what) const {
+  for (std::string_view r : replace()) {
+    if (ng_name_equal(r, what)) return true;
+  }
+  for (std::string_view f : flags()) {
+    if (f.size() == 8 + what.size() && ng_name_equal(f.substr(0, 8), "replace-") &&
+        ng_name_equal(f.substr(8), what)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool ng_request::has_rtcp_mux(std::string_view item) const {
+  for (std::string_view r : rtcp_mux()) {
+    if (ng_name_equal(r, item)) return true;
+  }
+  for (std::string_view f : flags()) {
+    if (f.size() == 9 + item.size() && ng_name_equal(f.substr(0, 9), "rtcp-mux-") &&
+        ng_name_equal(f.substr(9), item)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::optional<std::string_view> ng_request::transport_protocol() const {
+  if (const auto key = string_key("transport-protocol")) return ng_rtp_profile(*key);
+  std::optional<std::string_view> out;
+  for (std::string_view f : flags()) {
+    if (const auto p = ng_rtp_profile(f)) out = p;
+  }
+  return out;
+}
+
+std::optional<network_address> ng_request::received_from() const {
+  const bencode_value* v = find_key("received-from");
+  return v == nullptr ? std::nullopt : parse_received_from(*v);
+}
+
+bool ng_request::trust_address() const {
+  bool trust = true;
+  for (std::string_view f : flags()) {
+    if (ng_name_equal(f, "trust-address")) trust = true;
+    if (ng_name_equal(f, "SIP-source-address")) trust = false;
+  }
+  return trust;
+}
+
+bool ng_request::asymmetric() const {
+  bool asymmetric = false;
+  for (std::string_view f : flags()) {
+    if (ng_name_equal(f, "symmetric")) asymmetric = false;
+    if (ng_name_equal(f, "asymmetric")) asymmetric = true;
+  }
+  return asymmetric;
+}
+
 std::optional<ng_dtmf_security> ng_request::dtmf_security() const {
-  if (const std::string* s = body.string_at("DTMF-security")) return parse_dtmf_security(*s);
+  if (const auto s = string_key("DTMF-security")) return parse_dtmf_security(*s);
   return std::nullopt;
 }
 
 std::optional<std::int64_t> ng_request::delay_buffer_ms() const {
-  if (const bencode_value* v = body.find("delay-buffer")) return integer_or_decimal(*v);
+  if (const bencode_value* v = find_key("delay-buffer")) return integer_or_decimal(*v);
   return std::nullopt;
 }
 

@@ -187,6 +187,18 @@ void ng_server::stop() {
   });
 }
 
+void ng_server::post(std::function<void()> task) {
+  impl* state = impl_.get();
+  asio::post(state->io, [state, task = std::move(task)] {
+    if (state->stopping) return;
+    try {
+      task();
+    } catch (const std::exception&) {
+      // A task's failure must not stop the control thread; the task logs its own errors.
+    }
+  });
+}
+
 ng_server_stats ng_server::stats() const noexcept {
   const atomic_stats& c = impl_->counters;
   ng_server_stats s;

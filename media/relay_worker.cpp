@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -49,11 +50,15 @@ struct relay_worker::side {
   int fd = -1;
   std::uint16_t port = 0;
   std::optional<udp_endpoint> remote;  // where this side's peer is
+  bool latch = true;                   // not yet latched, and allowed to
+  bool strict_source = false;
+  packet_filter* filter = nullptr;  // packets this side sends
+  std::int64_t last_received_ms = -1;
 };
 
 struct relay_worker::pair {
   side caller, agent;
-  caller_stream* filter = nullptr;
+  std::int64_t created_ms = 0;
 };
 
 namespace {
@@ -63,11 +68,23 @@ std::uint64_t tag(int id, bool agent_side) {
   return (static_cast<std::uint64_t>(id) << 1) | (agent_side ? 1u : 0u);
 }
 
+bool same_source(const udp_endpoint& remote, const sockaddr_storage& source,
+                 socklen_t length) noexcept {
+  return remote.length == length && std::memcmp(&remote.address, &source, length) == 0;
+}
+
 }  // namespace
+
+std::int64_t relay_worker::monotonic_ms() noexcept {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1'000'000;
+}
 
 relay_worker::relay_worker() : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)) {
   if (epoll_fd_ < 0)
     throw std::runtime_error(std::string("relay_worker: epoll_create1: ") + std::strerror(errno));
+  now_ms_ = monotonic_ms();
 }
 
 relay_worker::~relay_worker() {
@@ -75,23 +92,25 @@ relay_worker::~relay_worker() {
   ::close(epoll_fd_);
 }
 
-result<int> relay_worker::add_pair(std::string_view local_address, std::uint16_t caller_port,
-                                   std::uint16_t agent_port, caller_stream* filter,
-                                   std::optional<udp_endpoint> caller_remote,
-                                   std::optional<udp_endpoint> agent_remote) {
+result<int> relay_worker::add_pair(std::string_view local_address, const relay_side& caller,
+                                   const relay_side& agent) {
   auto p = std::make_unique<pair>();
-  p->filter = filter;
-  p->caller.remote = caller_remote;
-  p->agent.remote = agent_remote;
-  const int id = static_cast<int>(pairs_.size());
-  auto open_side = [&](side& s, std::uint16_t port, bool agent_side) -> std::optional<std::string> {
-    auto local = udp_endpoint::from(local_address, port);
+  p->created_ms = monotonic_ms();
+  int id = static_cast<int>(pairs_.size());
+  if (!free_slots_.empty()) id = free_slots_.back();
+  auto open_side = [&](side& s, const relay_side& config,
+                       bool agent_side) -> std::optional<std::string> {
+    s.remote = config.remote;
+    s.latch = config.latch;
+    s.strict_source = config.strict_source;
+    s.filter = config.filter;
+    auto local = udp_endpoint::from(local_address, config.port);
     if (!local) return local.error_message();
     s.fd = ::socket(local.value().address.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (s.fd < 0) return std::string("socket: ") + std::strerror(errno);
     if (::bind(s.fd, reinterpret_cast<const sockaddr*>(&local.value().address),
                local.value().length) != 0) {
-      return "bind " + std::string(local_address) + " port " + std::to_string(port) + ": " +
+      return "bind " + std::string(local_address) + " port " + std::to_string(config.port) + ": " +
              std::strerror(errno);
     }
     udp_endpoint bound;
@@ -105,16 +124,21 @@ result<int> relay_worker::add_pair(std::string_view local_address, std::uint16_t
       return std::string("epoll_ctl: ") + std::strerror(errno);
     return std::nullopt;
   };
-  for (auto [s, port, agent_side] :
-       {std::tuple{&p->caller, caller_port, false}, std::tuple{&p->agent, agent_port, true}}) {
-    if (auto failure = open_side(*s, port, agent_side)) {
+  for (auto [s, config, agent_side] :
+       {std::tuple{&p->caller, &caller, false}, std::tuple{&p->agent, &agent, true}}) {
+    if (auto failure = open_side(*s, *config, agent_side)) {
       for (side* opened : {&p->caller, &p->agent}) {
         if (opened->fd >= 0) ::close(opened->fd);
       }
       return error{"relay_worker: " + *failure};
     }
   }
-  pairs_.push_back(std::move(p));
+  if (static_cast<std::size_t>(id) == pairs_.size()) {
+    pairs_.push_back(std::move(p));
+  } else {
+    free_slots_.pop_back();
+    pairs_[static_cast<std::size_t>(id)] = std::move(p);
+  }
   return id;
 }
 
@@ -128,6 +152,12 @@ void relay_worker::remove_pair(int id) noexcept {
     ::close(s->fd);
   }
   pairs_[static_cast<std::size_t>(id)].reset();
+  // Pairs come and go between polls, so no event of a poll names a reused slot.
+  try {
+    free_slots_.push_back(id);
+  } catch (...) {
+    // Out of memory: the slot is simply not reused.
+  }
 }
 
 std::optional<std::pair<std::uint16_t, std::uint16_t>> relay_worker::ports(int id) const noexcept {
@@ -139,9 +169,29 @@ std::optional<std::pair<std::uint16_t, std::uint16_t>> relay_worker::ports(int i
   return std::pair{p.caller.port, p.agent.port};
 }
 
+std::optional<std::pair<std::optional<udp_endpoint>, std::optional<udp_endpoint>>>
+relay_worker::remotes(int id) const noexcept {
+  if (id < 0 || static_cast<std::size_t>(id) >= pairs_.size() ||
+      !pairs_[static_cast<std::size_t>(id)]) {
+    return std::nullopt;
+  }
+  const auto& p = *pairs_[static_cast<std::size_t>(id)];
+  return std::pair{p.caller.remote, p.agent.remote};
+}
+
+std::optional<pair_activity> relay_worker::activity(int id) const noexcept {
+  if (id < 0 || static_cast<std::size_t>(id) >= pairs_.size() ||
+      !pairs_[static_cast<std::size_t>(id)]) {
+    return std::nullopt;
+  }
+  const auto& p = *pairs_[static_cast<std::size_t>(id)];
+  return pair_activity{p.created_ms, p.caller.last_received_ms, p.agent.last_received_ms};
+}
+
 std::size_t relay_worker::poll_once(int timeout_ms) noexcept {
   epoll_event events[64];
   const int ready = ::epoll_wait(epoll_fd_, events, 64, timeout_ms);
+  now_ms_ = monotonic_ms();
   const std::uint64_t before = stats_.forwarded;
   for (int i = 0; i < ready; ++i) {
     const auto id = static_cast<std::size_t>(events[i].data.u64 >> 1);
@@ -171,23 +221,29 @@ void relay_worker::relay_from(pair& p, bool from_caller) noexcept {
     if (n <= 0) return;
     ++stats_.receive_calls;
     stats_.received += static_cast<std::uint64_t>(n);
-    if (!in.remote) {
-      // Symmetric RTP: the side's first packet says where its peer is.
+    in.last_received_ms = now_ms_;
+    if (in.latch) {
+      // Symmetric RTP: the side's first packet says where its peer is, whatever the SDP said.
       udp_endpoint source;
       std::memcpy(&source.address, &sources[0], received[0].msg_hdr.msg_namelen);
       source.length = received[0].msg_hdr.msg_namelen;
       in.remote = source;
+      in.latch = false;
     }
     unsigned count = 0;
     for (int i = 0; i < n; ++i) {
+      if (in.strict_source && in.remote &&
+          !same_source(*in.remote, sources[i], received[i].msg_hdr.msg_namelen)) {
+        ++stats_.wrong_source;
+        continue;
+      }
       if (!out.remote) {
         ++stats_.no_remote;
         continue;
       }
       std::size_t length = received[i].msg_len;
-      if (from_caller && p.filter != nullptr &&
-          p.filter->process(std::span(buffers_[static_cast<std::size_t>(i)]), length) ==
-              caller_packet::drop) {
+      if (in.filter != nullptr &&
+          !in.filter->filter(std::span(buffers_[static_cast<std::size_t>(i)]), length)) {
         ++stats_.filtered;
         continue;
       }

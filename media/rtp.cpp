@@ -1,5 +1,7 @@
 #include "toneguard/media/rtp.h"
 
+#include <algorithm>
+
 namespace toneguard::media {
 namespace {
 
@@ -347,6 +349,34 @@ rtcp_compound_parse_result parse_rtcp_compound(std::span<const std::uint8_t> dat
   r.compound.data_ = datagram;
   r.compound.packets_ = packets;
   return r;
+}
+
+bool set_rtcp_sender_counts(std::span<std::uint8_t> datagram, std::size_t packet_offset,
+                            std::uint32_t packet_count, std::uint32_t octet_count) noexcept {
+  if (packet_offset > datagram.size() || datagram.size() - packet_offset < 8 + sender_info_size ||
+      datagram[packet_offset + 1] != static_cast<std::uint8_t>(rtcp_type::sr)) {
+    return false;
+  }
+  std::uint8_t* info = datagram.data() + packet_offset + 8;
+  store32(info + 12, packet_count);
+  store32(info + 16, octet_count);
+  return true;
+}
+
+bool set_rtcp_report_block_reception(std::span<std::uint8_t> datagram, std::size_t block_offset,
+                                     std::int32_t cumulative_lost,
+                                     std::uint32_t extended_highest_seq) noexcept {
+  if (block_offset > datagram.size() || datagram.size() - block_offset < report_block_size) {
+    return false;
+  }
+  const std::int32_t lost = std::clamp(cumulative_lost, -0x800000, 0x7FFFFF);
+  const auto field = static_cast<std::uint32_t>(lost) & 0xFFFFFFu;  // 24-bit two's complement
+  std::uint8_t* block = datagram.data() + block_offset;
+  block[5] = static_cast<std::uint8_t>(field >> 16);
+  block[6] = static_cast<std::uint8_t>(field >> 8);
+  block[7] = static_cast<std::uint8_t>(field);
+  store32(block + 8, extended_highest_seq);
+  return true;
 }
 
 }  // namespace toneguard::media

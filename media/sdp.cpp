@@ -205,10 +205,12 @@ std::optional<media_direction> find_direction(const std::vector<sdp_line>& lines
   return std::nullopt;
 }
 
-std::size_t remove_attrs(std::vector<sdp_line>& lines, std::string_view name) {
+std::size_t remove_attrs(std::vector<sdp_line>& lines, std::span<const std::string_view> names) {
   const auto before = lines.size();
   std::erase_if(lines, [&](const sdp_line& l) {
-    return l.type == 'a' && split_attribute(l.value).first == name;
+    if (l.type != 'a') return false;
+    const std::string_view name = split_attribute(l.value).first;
+    return std::find(names.begin(), names.end(), name) != names.end();
   });
   return before - lines.size();
 }
@@ -251,6 +253,19 @@ result<network_address> network_address::from_string(std::string_view text) {
     return network_address{address_type::ip6, std::string(text)};
   }
   return error{"address " + quoted(text) + " is neither IPv4 nor IPv6"};
+}
+
+network_address network_address::unspecified(address_type type) {
+  return network_address{type, type == address_type::ip4 ? "0.0.0.0" : "::"};
+}
+
+bool network_address::is_unspecified() const {
+  if (address.empty() || address.size() > INET6_ADDRSTRLEN) return false;
+  unsigned char buf[sizeof(in6_addr)] = {};
+  const int family = type == address_type::ip4 ? AF_INET : AF_INET6;
+  if (inet_pton(family, address.c_str(), buf) != 1) return false;
+  const std::size_t n = type == address_type::ip4 ? sizeof(in_addr) : sizeof(in6_addr);
+  return std::all_of(buf, buf + n, [](unsigned char b) { return b == 0; });
 }
 
 std::string_view sdp_crypto::key() const noexcept {
@@ -449,7 +464,11 @@ void media_description::set_crypto(std::span<const sdp_crypto> crypto) {
 }
 
 std::size_t media_description::remove_attributes(std::string_view name) {
-  return remove_attrs(lines_, name);
+  return remove_attrs(lines_, std::span<const std::string_view>(&name, 1));
+}
+
+std::size_t media_description::remove_attributes(std::span<const std::string_view> names) {
+  return remove_attrs(lines_, names);
 }
 
 result<session_description> session_description::parse(std::string_view text) {
@@ -615,7 +634,11 @@ void session_description::set_connection(const network_address& address) {
 }
 
 std::size_t session_description::remove_attributes(std::string_view name) {
-  return remove_attrs(lines_, name);
+  return remove_attrs(lines_, std::span<const std::string_view>(&name, 1));
+}
+
+std::size_t session_description::remove_attributes(std::span<const std::string_view> names) {
+  return remove_attrs(lines_, names);
 }
 
 }  // namespace toneguard::media

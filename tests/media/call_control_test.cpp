@@ -30,14 +30,12 @@ const std::string agent_sdp =
     "o=agent 77 2 IN IP4 198.51.100.20\r\n"
     "s=agent\r\n"
     "t=0 0\r\n"
-    "m=audio 50000 RTP/SAVP 8 96\r\n"
+    "m=audio 50000 RTP/AVP 8 96\r\n"
     "c=IN IP4 198.51.100.20\r\n"
     "a=rtpmap:8 PCMA/8000\r\n"
     "a=rtpmap:96 telephone-event/8000\r\n"
     "a=ptime:30\r\n"
     "a=rtcp-mux\r\n"
-    "a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
-    "inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^20|1:4\r\n"
     "a=sendrecv\r\n";
 
 using entries = std::initializer_list<std::pair<std::string, bencode_value>>;
@@ -163,9 +161,13 @@ TEST_F(call_control_test, AnswerGivesTheCallerFacingSdp) {
   EXPECT_FALSE(sdp.connection());
   EXPECT_NE(m.port(), offered.media()[0].port());
   EXPECT_GE(m.port(), 30000);
-  EXPECT_TRUE(m.rtcp_mux());
+  // The caller did not offer rtcp-mux: the agent's a=rtcp-mux is not answered to it.
+  EXPECT_FALSE(m.rtcp_mux());
+  ASSERT_TRUE(m.rtcp());
+  EXPECT_EQ(m.rtcp()->port, m.port() + 1);
   EXPECT_EQ(m.payload_types(), (std::vector<std::uint8_t>{8, 96}));
-  ASSERT_EQ(m.crypto().size(), 1u);  // SDES passed through
+  EXPECT_TRUE(m.crypto().empty());
+  EXPECT_EQ(m.proto(), "RTP/AVP");
   EXPECT_EQ(sdp.origin()->address, "198.51.100.20");
 
   const call* c = control.find("cid-2");
@@ -176,12 +178,18 @@ TEST_F(call_control_test, AnswerGivesTheCallerFacingSdp) {
   EXPECT_EQ(c->agent.remote_address.address, "198.51.100.20");
   EXPECT_EQ(c->agent.remote_rtp_port, 50000);
   EXPECT_TRUE(c->agent.remote_rtcp_mux);
+  EXPECT_TRUE(c->agent.rtcp_mux);
   EXPECT_EQ(c->agent.remote_rtcp_port, 50000);
-  EXPECT_EQ(c->agent.proto, "RTP/SAVP");
+  EXPECT_FALSE(c->caller.rtcp_mux);
+  EXPECT_EQ(c->caller.remote_rtcp_port, 40001);
+  EXPECT_EQ(c->agent.proto, "RTP/AVP");
   EXPECT_EQ(c->agent.telephone_event_pt, 96);
   EXPECT_EQ(c->agent.ptime_ms, 30u);
-  ASSERT_EQ(c->agent.crypto.size(), 1u);
-  EXPECT_EQ(c->agent.crypto[0].suite, "AES_CM_128_HMAC_SHA1_80");
+  EXPECT_TRUE(c->agent.crypto.empty());
+  EXPECT_FALSE(c->agent.srtp);
+  EXPECT_FALSE(c->caller.srtp);
+  EXPECT_FALSE(c->agent.remote_key);
+  EXPECT_FALSE(c->caller.local_key);
   EXPECT_EQ(ports.used(), 2u);
 }
 
@@ -388,6 +396,552 @@ TEST_F(call_control_test, Ipv6InterfaceAndOtherStreamsRejected) {
   EXPECT_EQ(sdp.media()[1].port(), 0);
   EXPECT_EQ(v6.find("c6")->caller.remote_address.type, address_type::ip6);
   EXPECT_TRUE(v6.find("c6")->caller.remote_rtcp_mux);
+}
+
+// --- SRTP (SDES) per leg -------------------------------------------------------------------
+
+const std::string caller_key80 = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
+const std::string caller_key32 = "NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj";
+
+// The phone's offer as RTP/SAVP with two SDES keys (80-bit tag 1, 32-bit tag 2).
+const std::string srtp_phone_sdp =
+    "v=0\r\n"
+    "o=- 1545997027 1 IN IP4 192.0.2.10\r\n"
+    "s=-\r\n"
+    "c=IN IP4 192.0.2.10\r\n"
+    "t=0 0\r\n"
+    "m=audio 40000 RTP/SAVP 0 101\r\n"
+    "a=rtpmap:0 PCMU/8000\r\n"
+    "a=rtpmap:101 telephone-event/8000\r\n"
+    "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" +
+    caller_key80 + "|2^31\r\n" + "a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:" + caller_key32 +
+    "\r\n"
+    "a=sendrecv\r\n";
+
+// The agent's answer with profile `proto` and the a=crypto lines `crypto` (values).
+std::string agent_answer(std::string_view proto, std::initializer_list<std::string> crypto) {
+  std::string sdp =
+      "v=0\r\n"
+      "o=agent 77 2 IN IP4 198.51.100.20\r\n"
+      "s=agent\r\n"
+      "c=IN IP4 198.51.100.20\r\n"
+      "t=0 0\r\n"
+      "m=audio 50000 " +
+      std::string(proto) +
+      " 0 101\r\n"
+      "a=rtpmap:0 PCMU/8000\r\n"
+      "a=rtpmap:101 telephone-event/8000\r\n";
+  for (const auto& c : crypto) sdp += "a=crypto:" + c + "\r\n";
+  return sdp + "a=sendrecv\r\n";
+}
+
+ng_request offer_with(std::string_view call_id, std::string_view from_tag, const std::string& sdp,
+                      entries extra) {
+  bencode_dictionary d;
+  d.insert("sdp", sdp);
+  d.insert("call-id", call_id);
+  d.insert("from-tag", from_tag);
+  for (const auto& [k, v] : extra) d.insert(k, v);
+  d.insert("command", "offer");
+  auto r = parse_ng_request("5_1 " + encode_bencode(d));
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error_message());
+  return std::move(r).value();
+}
+
+ng_request answer_with(std::string_view call_id, std::string_view from_tag, std::string_view to_tag,
+                       const std::string& sdp, entries extra) {
+  bencode_dictionary d;
+  d.insert("sdp", sdp);
+  d.insert("call-id", call_id);
+  d.insert("from-tag", from_tag);
+  d.insert("to-tag", to_tag);
+  for (const auto& [k, v] : extra) d.insert(k, v);
+  d.insert("command", "answer");
+  auto r = parse_ng_request("5_2 " + encode_bencode(d));
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error_message());
+  return std::move(r).value();
+}
+
+// The keys of a stream's a=crypto lines, parsed as the SRTP layer parses them.
+std::vector<sdes_key> keys_of(const media_description& m) {
+  std::vector<sdes_key> out;
+  for (const auto& c : m.crypto()) {
+    auto k = parse_crypto_value(c.to_value());
+    EXPECT_TRUE(k.ok()) << c.to_value();
+    if (k.ok()) out.push_back(k.value());
+  }
+  return out;
+}
+
+sdes_key key_from(const std::string& value) {
+  auto k = parse_crypto_value(value);
+  EXPECT_TRUE(k.ok()) << value;
+  return k.ok() ? k.value() : sdes_key{};
+}
+
+TEST_F(call_control_test, SrtpCallerToSrtpAgentUsesToneguardsOwnKeysBothWays) {
+  const auto offered = reply_sdp(control.handle(offer("s1", "ft", srtp_phone_sdp)));
+  const media_description& to_agent = offered.media()[0];
+  EXPECT_EQ(to_agent.proto(), "RTP/SAVP");
+  const auto agent_keys = keys_of(to_agent);
+  ASSERT_EQ(agent_keys.size(), 2u);
+  // The caller's suites, in its order and with its tags, but toneguard's keys.
+  EXPECT_EQ(agent_keys[0].tag, 1u);
+  EXPECT_EQ(agent_keys[0].suite, srtp_suite::aes_cm_128_hmac_sha1_80);
+  EXPECT_EQ(agent_keys[1].tag, 2u);
+  EXPECT_EQ(agent_keys[1].suite, srtp_suite::aes_cm_128_hmac_sha1_32);
+  const sdes_key caller80 = key_from("1 AES_CM_128_HMAC_SHA1_80 inline:" + caller_key80);
+  const sdes_key caller32 = key_from("2 AES_CM_128_HMAC_SHA1_32 inline:" + caller_key32);
+  EXPECT_NE(agent_keys[0].key_salt, caller80.key_salt);
+  EXPECT_NE(agent_keys[1].key_salt, caller32.key_salt);
+  EXPECT_NE(agent_keys[0].key_salt, agent_keys[1].key_salt);
+  {
+    const call* c = control.find("s1");
+    EXPECT_TRUE(c->caller.srtp);
+    EXPECT_EQ(c->caller.crypto.size(), 2u);  // every offered crypto is recorded
+    EXPECT_EQ(c->agent.offered_keys, agent_keys);
+  }
+
+  // The agent picks toneguard's 32-bit key (tag 2) and gives its own.
+  const sdes_key agent_own = generate_sdes_key(srtp_suite::aes_cm_128_hmac_sha1_32, 2);
+  const auto answered = reply_sdp(control.handle(
+      answer("s1", "ft", "tt", agent_answer("RTP/SAVP", {agent_own.to_crypto_value()}))));
+  const media_description& to_caller = answered.media()[0];
+  EXPECT_EQ(to_caller.proto(), "RTP/SAVP");
+  const auto caller_keys = keys_of(to_caller);
+  ASSERT_EQ(caller_keys.size(), 1u);
+
+  const call* c = control.find("s1");
+  ASSERT_TRUE(c->agent.srtp);
+  ASSERT_TRUE(c->agent.remote_key && c->agent.local_key);
+  EXPECT_EQ(*c->agent.remote_key, agent_own);
+  EXPECT_EQ(*c->agent.local_key, agent_keys[1]);
+  // The caller gets toneguard's key for its first suite, under its tag.
+  ASSERT_TRUE(c->caller.srtp);
+  ASSERT_TRUE(c->caller.remote_key && c->caller.local_key);
+  EXPECT_EQ(*c->caller.remote_key, caller80);
+  EXPECT_EQ(caller_keys[0], *c->caller.local_key);
+  EXPECT_EQ(caller_keys[0].tag, 1u);
+  EXPECT_EQ(caller_keys[0].suite, srtp_suite::aes_cm_128_hmac_sha1_80);
+  EXPECT_NE(caller_keys[0].key_salt, caller80.key_salt);
+  EXPECT_NE(caller_keys[0].key_salt, agent_own.key_salt);
+  EXPECT_NE(caller_keys[0].key_salt, agent_keys[0].key_salt);
+
+  // A re-INVITE with the same crypto keeps every key.
+  const sdes_key caller_local = *c->caller.local_key;
+  const sdes_key agent_local = *c->agent.local_key;
+  const auto reoffered = reply_sdp(control.handle(offer("s1", "ft", srtp_phone_sdp)));
+  EXPECT_EQ(keys_of(reoffered.media()[0]), agent_keys);
+  const auto reanswered = reply_sdp(control.handle(
+      answer("s1", "ft", "tt", agent_answer("RTP/SAVP", {agent_own.to_crypto_value()}))));
+  EXPECT_EQ(keys_of(reanswered.media()[0]), caller_keys);
+  c = control.find("s1");
+  EXPECT_EQ(*c->caller.local_key, caller_local);
+  EXPECT_EQ(*c->agent.local_key, agent_local);
+  EXPECT_EQ(*c->caller.remote_key, caller80);
+
+  // A re-INVITE from the agent, offering both suites: the caller is offered the key it already
+  // has for its suite, and the agent's keys never reach it.
+  const sdes_key agent80 = generate_sdes_key(srtp_suite::aes_cm_128_hmac_sha1_80, 1);
+  const auto from_agent = reply_sdp(control.handle(
+      offer("s1", "tt",
+            agent_answer("RTP/SAVP", {agent80.to_crypto_value(), agent_own.to_crypto_value()}))));
+  const auto toward_caller = keys_of(from_agent.media()[0]);
+  ASSERT_EQ(toward_caller.size(), 2u);
+  EXPECT_EQ(toward_caller[0], caller_local);
+  EXPECT_EQ(toward_caller[1].suite, srtp_suite::aes_cm_128_hmac_sha1_32);
+  EXPECT_NE(toward_caller[1].key_salt, agent_own.key_salt);
+  // The caller answers with its own 80-bit key again: nothing changes.
+  const auto back = reply_sdp(control.handle(
+      answer("s1", "tt", "ft",
+             agent_answer("RTP/SAVP", {"1 AES_CM_128_HMAC_SHA1_80 inline:" + caller_key80}))));
+  c = control.find("s1");
+  EXPECT_EQ(*c->caller.local_key, caller_local);
+  EXPECT_EQ(*c->caller.remote_key, caller80);
+  EXPECT_EQ(*c->agent.remote_key, agent80);
+  EXPECT_EQ(keys_of(back.media()[0]), std::vector<sdes_key>{*c->agent.local_key});
+}
+
+TEST_F(call_control_test, SrtpCallerToPlainAgentWithTransportProtocol) {
+  // As Kamailio sends it: rtpengine_offer("... RTP/AVP") becomes the transport-protocol key.
+  const auto offered = reply_sdp(
+      control.handle(offer_with("s2", "ft", srtp_phone_sdp, {{"transport-protocol", "RTP/AVP"}})));
+  EXPECT_EQ(offered.media()[0].proto(), "RTP/AVP");
+  EXPECT_TRUE(offered.media()[0].crypto().empty());
+  EXPECT_TRUE(control.find("s2")->agent.offered_keys.empty());
+
+  const auto answered =
+      reply_sdp(control.handle(answer("s2", "ft", "tt", agent_answer("RTP/AVP", {}))));
+  const media_description& to_caller = answered.media()[0];
+  EXPECT_EQ(to_caller.proto(), "RTP/SAVP");
+  const auto caller_keys = keys_of(to_caller);
+  ASSERT_EQ(caller_keys.size(), 1u);
+  const call* c = control.find("s2");
+  EXPECT_FALSE(c->agent.srtp);
+  EXPECT_FALSE(c->agent.remote_key);
+  EXPECT_FALSE(c->agent.local_key);
+  ASSERT_TRUE(c->caller.srtp && c->caller.local_key && c->caller.remote_key);
+  EXPECT_EQ(caller_keys[0], *c->caller.local_key);
+  EXPECT_EQ(*c->caller.remote_key, key_from("1 AES_CM_128_HMAC_SHA1_80 inline:" + caller_key80));
+
+  // A re-INVITE without the key keeps the agent on the plain RTP it answered with; the same
+  // profile given as a flag (rtpengine accepts both) works too.
+  const auto again = reply_sdp(control.handle(offer("s2", "ft", srtp_phone_sdp)));
+  EXPECT_EQ(again.media()[0].proto(), "RTP/AVP");
+  const auto flagged = reply_sdp(control.handle(
+      offer_with("s3", "ft", srtp_phone_sdp, {{"flags", bencode_list{"RTP/AVPF"}}})));
+  EXPECT_EQ(flagged.media()[0].proto(), "RTP/AVPF");
+  EXPECT_TRUE(flagged.media()[0].crypto().empty());
+}
+
+TEST_F(call_control_test, PlainCallerToSrtpAgentGetsToneguardsThreeSuites) {
+  const auto offered = reply_sdp(
+      control.handle(offer_with("s4", "ft", phone_sdp, {{"transport-protocol", "RTP/SAVP"}})));
+  const media_description& to_agent = offered.media()[0];
+  EXPECT_EQ(to_agent.proto(), "RTP/SAVP");
+  const auto agent_keys = keys_of(to_agent);
+  ASSERT_EQ(agent_keys.size(), 3u);
+  EXPECT_EQ(agent_keys[0].tag, 1u);
+  EXPECT_EQ(agent_keys[0].suite, srtp_suite::aes_cm_128_hmac_sha1_80);
+  EXPECT_EQ(agent_keys[1].tag, 2u);
+  EXPECT_EQ(agent_keys[1].suite, srtp_suite::aes_cm_128_hmac_sha1_32);
+  EXPECT_EQ(agent_keys[2].tag, 3u);
+  EXPECT_EQ(agent_keys[2].suite, srtp_suite::aead_aes_128_gcm);
+
+  const sdes_key agent_own = generate_sdes_key(srtp_suite::aead_aes_128_gcm, 3);
+  const auto answered = reply_sdp(control.handle(
+      answer("s4", "ft", "tt", agent_answer("RTP/SAVP", {agent_own.to_crypto_value()}))));
+  EXPECT_EQ(answered.media()[0].proto(), "RTP/AVP");
+  EXPECT_TRUE(answered.media()[0].crypto().empty());
+  const call* c = control.find("s4");
+  EXPECT_FALSE(c->caller.srtp);
+  EXPECT_FALSE(c->caller.remote_key);
+  EXPECT_FALSE(c->caller.local_key);
+  ASSERT_TRUE(c->agent.srtp && c->agent.remote_key && c->agent.local_key);
+  EXPECT_EQ(*c->agent.remote_key, agent_own);
+  EXPECT_EQ(*c->agent.local_key, agent_keys[2]);
+}
+
+TEST_F(call_control_test, SrtpNegotiationErrorsChangeNothing) {
+  const std::string failure = "Failed to negotiate SRTP: ";
+  // DTLS-SRTP, as WebRTC offers it, and RTP/SAVP with a fingerprint but no a=crypto.
+  const std::string dtls =
+      "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+      "m=audio 4000 UDP/TLS/RTP/SAVPF 0\r\n"
+      "a=fingerprint:sha-256 AB:CD\r\na=setup:actpass\r\n";
+  std::string r = reason(control.handle(offer("e", "ft", dtls)));
+  EXPECT_EQ(r.rfind(failure + "DTLS-SRTP is not supported", 0), 0u) << r;
+  std::string savp_dtls = dtls;
+  savp_dtls.replace(savp_dtls.find("UDP/TLS/RTP/SAVPF"), 17, "RTP/SAVP");
+  r = reason(control.handle(offer("e", "ft", savp_dtls)));
+  EXPECT_EQ(r.rfind(failure + "DTLS-SRTP is not supported", 0), 0u) << r;
+  std::string savp_bare = savp_dtls;
+  savp_bare.erase(savp_bare.find("a=fingerprint"));
+  EXPECT_EQ(reason(control.handle(offer("e", "ft", savp_bare))),
+            failure + "RTP/SAVP without a=crypto");
+
+  // Only suites toneguard does not support.
+  std::string aes256 = srtp_phone_sdp;
+  for (std::size_t at; (at = aes256.find("AES_CM_128_HMAC_SHA1_")) != std::string::npos;) {
+    aes256.replace(at, 21, "AES_256_CM_HMAC_SHA1_");
+  }
+  EXPECT_EQ(reason(control.handle(offer("e", "ft", aes256))),
+            failure + "no supported SRTP crypto suite offered");
+  // A bad key: parse_crypto_value's message.
+  const std::string bad_value = "1 AES_CM_128_HMAC_SHA1_80 inline:c2hvcnQ=";
+  std::string bad = phone_sdp;
+  bad.replace(bad.find("RTP/AVP"), 7, "RTP/SAVP");
+  bad += "a=crypto:" + bad_value + "\r\n";
+  EXPECT_EQ(reason(control.handle(offer("e", "ft", bad))),
+            failure + parse_crypto_value(bad_value).error_message());
+  EXPECT_EQ(control.size(), 0u);
+  EXPECT_EQ(ports.used(), 0u);
+
+  // Answers: one a=crypto with a tag and suite toneguard offered.
+  reply_sdp(control.handle(offer("e", "ft", srtp_phone_sdp)));
+  const call before = *control.find("e");
+  const sdes_key k80 = generate_sdes_key(srtp_suite::aes_cm_128_hmac_sha1_80, 1);
+  const sdes_key k32 = generate_sdes_key(srtp_suite::aes_cm_128_hmac_sha1_32, 2);
+  EXPECT_EQ(reason(control.handle(answer("e", "ft", "tt", agent_answer("RTP/SAVP", {})))),
+            failure + "RTP/SAVP without a=crypto");
+  EXPECT_EQ(reason(control.handle(
+                answer("e", "ft", "tt",
+                       agent_answer("RTP/SAVP", {k80.to_crypto_value(), k32.to_crypto_value()})))),
+            failure + "the answer must carry exactly one a=crypto, it has 2");
+  sdes_key k7 = k80;
+  k7.tag = 7;
+  EXPECT_EQ(reason(control.handle(
+                answer("e", "ft", "tt", agent_answer("RTP/SAVP", {k7.to_crypto_value()})))),
+            failure + "the answer's a=crypto tag 7 was not offered");
+  sdes_key swapped = k32;
+  swapped.tag = 1;  // toneguard offered the 80-bit suite under tag 1
+  EXPECT_EQ(reason(control.handle(
+                answer("e", "ft", "tt", agent_answer("RTP/SAVP", {swapped.to_crypto_value()})))),
+            failure +
+                "the answer's a=crypto tag 1 has suite AES_CM_128_HMAC_SHA1_32, offered "
+                "AES_CM_128_HMAC_SHA1_80");
+  const call& after = *control.find("e");
+  EXPECT_FALSE(after.agent.has_remote);
+  EXPECT_TRUE(after.agent.tag.empty());
+  EXPECT_EQ(after.agent.offered_keys, before.agent.offered_keys);
+  EXPECT_FALSE(after.caller.local_key);
+  EXPECT_EQ(ports.used(), 1u);
+}
+
+TEST_F(call_control_test, UnsupportedSuitesAreSkippedWhenAnotherIsOffered) {
+  std::string mixed = srtp_phone_sdp;
+  mixed.replace(mixed.find("a=crypto:1 AES_CM_128_HMAC_SHA1_80"), 34,
+                "a=crypto:1 AES_256_CM_HMAC_SHA1_80");
+  const auto offered = reply_sdp(control.handle(offer("m", "ft", mixed)));
+  const auto keys = keys_of(offered.media()[0]);
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys[0].tag, 2u);
+  const sdes_key k32 = generate_sdes_key(srtp_suite::aes_cm_128_hmac_sha1_32, 2);
+  const auto answered = reply_sdp(
+      control.handle(answer("m", "ft", "tt", agent_answer("RTP/SAVP", {k32.to_crypto_value()}))));
+  const auto to_caller = keys_of(answered.media()[0]);
+  ASSERT_EQ(to_caller.size(), 1u);
+  EXPECT_EQ(to_caller[0].tag, 2u);
+  EXPECT_EQ(to_caller[0].suite, srtp_suite::aes_cm_128_hmac_sha1_32);
+}
+
+// --- Kamailio's rtpengine module -----------------------------------------------------------
+
+// A softphone's offer: video first, then audio, ICE candidates, a=group:BUNDLE.
+const std::string video_first_sdp =
+    "v=0\r\n"
+    "o=- 20518 0 IN IP4 10.0.0.5\r\n"
+    "s=-\r\n"
+    "c=IN IP4 10.0.0.5\r\n"
+    "t=0 0\r\n"
+    "a=group:BUNDLE 0 1\r\n"
+    "a=ice-options:trickle\r\n"
+    "m=video 52000 RTP/AVP 96\r\n"
+    "c=IN IP4 10.0.0.5\r\n"
+    "a=rtpmap:96 H264/90000\r\n"
+    "a=rtcp:52001\r\n"
+    "a=candidate:1 1 UDP 2130706431 10.0.0.5 52000 typ host\r\n"
+    "a=mid:0\r\n"
+    "m=audio 52002 RTP/AVP 0 101\r\n"
+    "a=rtpmap:0 PCMU/8000\r\n"
+    "a=rtpmap:101 telephone-event/8000\r\n"
+    "a=ice-ufrag:F7gI\r\n"
+    "a=ice-pwd:x9cml/YzichV2+XlhiMu8g\r\n"
+    "a=candidate:1 1 UDP 2130706431 10.0.0.5 52002 typ host\r\n"
+    "a=candidate:2 1 UDP 1694498815 203.0.113.77 52002 typ srflx raddr 10.0.0.5 rport 52002\r\n"
+    "a=end-of-candidates\r\n"
+    "a=mid:1\r\n"
+    "m=audio 52004 RTP/AVP 8\r\n"
+    "a=rtcp:52005 IN IP4 10.0.0.5\r\n"
+    "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" +
+    caller_key80 +
+    "\r\n"
+    "a=sendrecv\r\n";
+
+bool mentions(const std::string& sdp, std::string_view what) {
+  return sdp.find(what) != std::string::npos;
+}
+
+TEST_F(call_control_test, KamailioOfferWithVideoFirstIceAndTwoAudioStreams) {
+  const auto reply =
+      control.handle(offer_with("k1", "ft", video_first_sdp,
+                                {{"via-branch", "z9hG4bK776asdhds"},
+                                 {"flags", bencode_list{"trust-address"}},
+                                 {"replace", bencode_list{"origin", "session-connection"}},
+                                 {"received-from", bencode_list{"IP4", "127.0.0.1"}},
+                                 {"ICE", "remove"},
+                                 {"transport-protocol", "RTP/AVP"},
+                                 {"label", "callee"}}));
+  const std::string* text = reply.string_at("sdp");
+  ASSERT_NE(text, nullptr) << reason(reply);
+  for (std::string_view gone : {"candidate", "ice-", "end-of-candidates", "group:BUNDLE",
+                                "10.0.0.5", "52001", "52005", "a=crypto"}) {
+    EXPECT_FALSE(mentions(*text, gone)) << gone << " in\n" << *text;
+  }
+  const session_description sdp = reply_sdp(reply);
+  ASSERT_EQ(sdp.media().size(), 3u);
+  EXPECT_EQ(sdp.media()[0].port(), 0);
+  EXPECT_EQ(sdp.media()[0].formats(), (std::vector<std::string>{"96"}));
+  EXPECT_EQ(sdp.media()[0].connection()->address, "203.0.113.1");
+  EXPECT_EQ(sdp.media()[1].port(), control.find("k1")->agent.local_rtp_port);
+  EXPECT_EQ(sdp.media()[1].rtcp()->port, sdp.media()[1].port() + 1);
+  EXPECT_EQ(sdp.media()[1].payload_types(), (std::vector<std::uint8_t>{0, 101}));
+  EXPECT_EQ(sdp.media()[2].port(), 0);
+  EXPECT_EQ(sdp.media()[2].formats(), (std::vector<std::string>{"8"}));
+  EXPECT_EQ(sdp.origin()->address, "203.0.113.1");
+  EXPECT_EQ(sdp.connection()->address, "203.0.113.1");
+
+  const call* c = control.find("k1");
+  EXPECT_EQ(c->stream_index, 1u);
+  EXPECT_EQ(c->caller.remote_rtp_port, 52002);
+  EXPECT_EQ(c->caller.remote_address.address, "10.0.0.5");  // trust-address: the SDP's
+  EXPECT_EQ(c->caller.label, "callee");
+
+  // The agent answers the three sections; its audio is the second one again.
+  const std::string agent =
+      "v=0\r\no=agent 1 1 IN IP4 198.51.100.20\r\ns=-\r\nc=IN IP4 198.51.100.20\r\nt=0 0\r\n"
+      "m=video 0 RTP/AVP 96\r\n"
+      "m=audio 50000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+      "m=audio 0 RTP/AVP 8\r\n";
+  const auto answered = reply_sdp(control.handle(answer("k1", "ft", "tt", agent)));
+  ASSERT_EQ(answered.media().size(), 3u);
+  EXPECT_EQ(answered.media()[0].port(), 0);
+  EXPECT_EQ(answered.media()[1].port(), c->caller.local_rtp_port);
+  EXPECT_EQ(answered.media()[2].port(), 0);
+  EXPECT_EQ(c->agent.remote_rtp_port, 50000);
+}
+
+TEST_F(call_control_test, SipSourceAddressAndHoldUseReceivedFrom) {
+  auto sip_source = offer_with("a1", "ft", phone_sdp,
+                               {{"flags", bencode_list{"SIP source address"}},
+                                {"received-from", bencode_list{"IP4", "203.0.113.99"}}});
+  reply_sdp(control.handle(sip_source));
+  EXPECT_EQ(control.find("a1")->caller.remote_address.address, "203.0.113.99");
+  EXPECT_EQ(control.find("a1")->caller.sdp_address.address, "192.0.2.10");
+  // The last of trust-address and SIP-source-address wins.
+  reply_sdp(
+      control.handle(offer_with("a1", "ft", phone_sdp,
+                                {{"flags", bencode_list{"SIP-source-address", "trust-address"}},
+                                 {"received-from", bencode_list{"IP4", "203.0.113.99"}}})));
+  EXPECT_EQ(control.find("a1")->caller.remote_address.address, "192.0.2.10");
+
+  // RFC 2543 hold: c=0.0.0.0. The agent sees the hold; the media address comes from
+  // received-from when there is one.
+  std::string held = phone_sdp;
+  held.replace(held.find("c=IN IP4 192.0.2.10"), 19, "c=IN IP4 0.0.0.0");
+  const auto on_hold = reply_sdp(control.handle(
+      offer_with("a1", "ft", held, {{"received-from", bencode_list{"IP4", "203.0.113.99"}}})));
+  EXPECT_EQ(on_hold.connection()->address, "0.0.0.0");
+  EXPECT_EQ(on_hold.origin()->address, "192.0.2.10");
+  const call* c = control.find("a1");
+  EXPECT_TRUE(c->caller.hold);
+  EXPECT_EQ(c->caller.remote_address.address, "203.0.113.99");
+  reply_sdp(control.handle(offer("a2", "ft", held)));
+  reply_sdp(control.handle(offer_with("a3", "ft", held, {})));
+  EXPECT_TRUE(control.find("a3")->caller.remote_address.is_unspecified());
+}
+
+TEST_F(call_control_test, LatchingPolicyFlagsInAnySpelling) {
+  reply_sdp(control.handle(
+      offer_with("p1", "ft", phone_sdp,
+                 {{"flags", bencode_list{"asymmetric", "strict source", "port_latching"}}})));
+  const call* c = control.find("p1");
+  EXPECT_FALSE(c->caller.symmetric);
+  EXPECT_TRUE(c->caller.strict_source);
+  reply_sdp(control.handle(
+      answer_with("p1", "ft", "tt", agent_sdp, {{"flags", bencode_list{"Strict-Source"}}})));
+  EXPECT_TRUE(c->agent.symmetric);
+  EXPECT_TRUE(c->agent.strict_source);
+  // Each SDP's request sets its sender's policy again; "symmetric" after "asymmetric" wins.
+  reply_sdp(control.handle(
+      offer_with("p1", "ft", phone_sdp, {{"flags", bencode_list{"asymmetric", "symmetric"}}})));
+  EXPECT_TRUE(c->caller.symmetric);
+  EXPECT_FALSE(c->caller.strict_source);
+  EXPECT_TRUE(c->agent.strict_source);
+}
+
+std::string with_mux(std::string sdp) {
+  sdp.insert(sdp.find("a=sendrecv"), "a=rtcp-mux\r\n");
+  return sdp;
+}
+
+std::string without_mux(std::string sdp) {
+  sdp.erase(sdp.find("a=rtcp-mux\r\n"), 12);
+  return sdp;
+}
+
+TEST_F(call_control_test, RtcpMuxOfferDemuxAcceptReject) {
+  // Default: passed on, and answered as the agent answers.
+  auto o = reply_sdp(control.handle(offer("x1", "ft", with_mux(phone_sdp))));
+  EXPECT_TRUE(o.media()[0].rtcp_mux());
+  EXPECT_EQ(o.media()[0].rtcp()->port, o.media()[0].port() + 1);  // the fallback
+  auto a = reply_sdp(control.handle(answer("x1", "ft", "tt", without_mux(agent_sdp))));
+  EXPECT_FALSE(a.media()[0].rtcp_mux());
+  const call* c = control.find("x1");
+  EXPECT_TRUE(c->caller.remote_rtcp_mux);
+  EXPECT_FALSE(c->caller.rtcp_mux);
+  EXPECT_EQ(c->caller.remote_rtcp_port, 40001);  // its a=rtcp
+  EXPECT_FALSE(c->agent.rtcp_mux);
+  EXPECT_EQ(c->agent.remote_rtcp_port, 50001);
+
+  // demux: not offered to the agent, accepted from the caller.
+  o = reply_sdp(control.handle(
+      offer_with("x2", "ft", with_mux(phone_sdp), {{"rtcp-mux", bencode_list{"demux"}}})));
+  EXPECT_FALSE(o.media()[0].rtcp_mux());
+  a = reply_sdp(control.handle(answer("x2", "ft", "tt", without_mux(agent_sdp))));
+  EXPECT_TRUE(a.media()[0].rtcp_mux());
+  c = control.find("x2");
+  EXPECT_TRUE(c->caller.rtcp_mux);
+  EXPECT_EQ(c->caller.remote_rtcp_port, 40000);
+  EXPECT_FALSE(c->agent.rtcp_mux);
+
+  // reject: neither offered to the agent nor answered to the caller.
+  o = reply_sdp(control.handle(
+      offer_with("x3", "ft", with_mux(phone_sdp), {{"rtcp-mux", bencode_list{"reject"}}})));
+  EXPECT_FALSE(o.media()[0].rtcp_mux());
+  a = reply_sdp(control.handle(answer("x3", "ft", "tt", agent_sdp)));
+  EXPECT_FALSE(a.media()[0].rtcp_mux());
+  EXPECT_FALSE(control.find("x3")->caller.rtcp_mux);
+  EXPECT_EQ(control.find("x3")->caller.remote_rtcp_port, 40001);
+
+  // offer: added toward the agent; accept (here as a flag): answered to the caller whatever
+  // the agent says.
+  o = reply_sdp(
+      control.handle(offer_with("x4", "ft", phone_sdp, {{"rtcp-mux", bencode_list{"offer"}}})));
+  EXPECT_TRUE(o.media()[0].rtcp_mux());
+  reply_sdp(control.handle(answer("x4", "ft", "tt", agent_sdp)));
+  EXPECT_TRUE(control.find("x4")->agent.rtcp_mux);
+  EXPECT_FALSE(control.find("x4")->caller.rtcp_mux);  // the caller did not offer it
+  reply_sdp(control.handle(
+      offer_with("x5", "ft", with_mux(phone_sdp), {{"flags", bencode_list{"rtcp-mux-accept"}}})));
+  a = reply_sdp(control.handle(answer("x5", "ft", "tt", without_mux(agent_sdp))));
+  EXPECT_TRUE(a.media()[0].rtcp_mux());
+  EXPECT_TRUE(control.find("x5")->caller.rtcp_mux);
+}
+
+TEST_F(call_control_test, BlockDtmfFlagMasksFromTheStart) {
+  reply_sdp(control.handle(offer_with("d1", "ft", phone_sdp,
+                                      {{"flags", bencode_list{"trust-address", "block DTMF"}},
+                                       {"DTMF-security", "random"},
+                                       {"delay-buffer", 30}})));
+  const call* c = control.find("d1");
+  EXPECT_TRUE(c->dtmf.blocked);
+  EXPECT_EQ(c->dtmf.from, leg::caller);
+  EXPECT_EQ(c->dtmf.mode, ng_dtmf_security::random);
+  EXPECT_EQ(c->dtmf.delay_buffer_ms, 30);
+  // An answer without the flag leaves it blocked.
+  reply_sdp(control.handle(answer("d1", "ft", "tt", agent_sdp)));
+  EXPECT_TRUE(c->dtmf.blocked);
+
+  reply_sdp(control.handle(offer("d2", "ft", phone_sdp)));
+  EXPECT_FALSE(control.find("d2")->dtmf.blocked);
+  reply_sdp(control.handle(
+      answer_with("d2", "ft", "tt", agent_sdp, {{"flags", bencode_list{"block-dtmf"}}})));
+  EXPECT_TRUE(control.find("d2")->dtmf.blocked);
+  EXPECT_EQ(control.find("d2")->dtmf.mode, ng_dtmf_security::silence);
+}
+
+TEST_F(call_control_test, QueryShowsLastSignalLabelProtocolAndSuite) {
+  control.set_time(100);
+  reply_sdp(control.handle(offer_with("q", "ft", srtp_phone_sdp, {{"label", "customer"}})));
+  control.set_time(105);
+  const sdes_key k = generate_sdes_key(srtp_suite::aes_cm_128_hmac_sha1_80, 1);
+  reply_sdp(control.handle(answer_with(
+      "q", "ft", "tt", agent_answer("RTP/SAVP", {k.to_crypto_value()}), {{"label", "agent"}})));
+  auto q = control.handle(request({{"call-id", "q"}, {"command", "query"}}));
+  EXPECT_EQ(q.integer_at("created"), 100);
+  EXPECT_EQ(q.integer_at("last signal"), 105);
+  const bencode_dictionary* ft = q.dictionary_at("tags")->dictionary_at("ft");
+  const bencode_dictionary* tt = q.dictionary_at("tags")->dictionary_at("tt");
+  EXPECT_EQ(*ft->string_at("label"), "customer");
+  EXPECT_EQ(*tt->string_at("label"), "agent");
+  EXPECT_EQ(*ft->string_at("protocol"), "RTP/SAVP");
+  EXPECT_EQ(*ft->string_at("crypto suite"), "AES_CM_128_HMAC_SHA1_80");
+  control.set_time(110);
+  reason(control.handle(request({{"call-id", "q"}, {"command", "block DTMF"}})));
+  q = control.handle(request({{"call-id", "q"}, {"command", "query"}}));
+  EXPECT_EQ(q.integer_at("last signal"), 110);
+  EXPECT_EQ(q.integer_at("created"), 100);
 }
 
 TEST(call_control_ports, RangeAllocatorPairsAndRoundRobin) {

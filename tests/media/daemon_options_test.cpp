@@ -285,5 +285,57 @@ TEST_F(daemon_options_files, config_file_problems_are_named) {
             std::string::npos);
 }
 
+TEST(daemon_options, media_policy_options_on_the_command_line) {
+  const auto defaults = parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults.value().timeout_s, 60);
+  EXPECT_EQ(defaults.value().final_timeout_s, 0);
+  EXPECT_EQ(defaults.value().delay_buffer_ms, 15);
+  EXPECT_EQ(defaults.value().dtmf_security, "silence");
+  EXPECT_FALSE(defaults.value().mask_all_calls);
+  EXPECT_FALSE(defaults.value().detect_agent_dtmf);
+  EXPECT_FALSE(defaults.value().strict_source);
+
+  const auto o =
+      parse({"--timeout", "30", "--final-timeout=7200", "--delay-buffer", "20", "--dtmf-security",
+             "random", "--mask-all-calls", "--detect-agent-dtmf=yes", "--strict-source=no"});
+  ASSERT_TRUE(o.ok()) << o.error_message();
+  EXPECT_EQ(o.value().timeout_s, 30);
+  EXPECT_EQ(o.value().final_timeout_s, 7200);
+  EXPECT_EQ(o.value().delay_buffer_ms, 20);
+  EXPECT_EQ(o.value().dtmf_security, "random");
+  EXPECT_TRUE(o.value().mask_all_calls);
+  EXPECT_TRUE(o.value().detect_agent_dtmf);
+  EXPECT_FALSE(o.value().strict_source);
+}
+
+TEST(daemon_options, a_look_ahead_at_which_keys_leak_is_refused) {
+  EXPECT_NE(rejection({"--delay-buffer", "5"}).find("--delay-buffer"), std::string::npos);
+  EXPECT_NE(rejection({"--delay-buffer", "5"}).find("10..200"), std::string::npos);
+  EXPECT_NE(rejection({"--dtmf-security", "loud"}).find("'loud'"), std::string::npos);
+  EXPECT_NE(rejection({"--timeout", "-1"}).find("--timeout"), std::string::npos);
+  EXPECT_NE(rejection({"--mask-all-calls=perhaps"}).find("yes or no"), std::string::npos);
+}
+
+TEST(daemon_options, media_policy_options_in_config_files) {
+  const auto t = toml(
+      "timeout = 10\ndelay-buffer = 12\ndtmf-security = \"tone\"\nmask-all-calls = true\n"
+      "strict-source = true\n");
+  ASSERT_TRUE(t.ok()) << t.error_message();
+  EXPECT_EQ(t.value().timeout_s, 10);
+  EXPECT_EQ(t.value().delay_buffer_ms, 12);
+  EXPECT_EQ(t.value().dtmf_security, "tone");
+  EXPECT_TRUE(t.value().mask_all_calls);
+  EXPECT_TRUE(t.value().strict_source);
+  const auto y = yaml("detect-agent-dtmf: yes\nfinal-timeout: 60\n");
+  ASSERT_TRUE(y.ok()) << y.error_message();
+  EXPECT_TRUE(y.value().detect_agent_dtmf);
+  EXPECT_EQ(y.value().final_timeout_s, 60);
+  const auto wrong = toml("mask-all-calls = \"yes\"\n");
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.error_message().find("expected a boolean"), std::string::npos)
+      << wrong.error_message();
+}
+
 }  // namespace
 }  // namespace toneguard::media

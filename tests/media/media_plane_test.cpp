@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <memory>
+#include <mutex>
 #include <set>
 #include <vector>
 
@@ -34,6 +35,7 @@ call answered_call(const std::string& id, std::uint16_t caller_facing, std::uint
     side->remote_rtp_port = remote;
     side->remote_rtcp_port = static_cast<std::uint16_t>(remote + 1);
     side->remote_rtcp_mux = true;  // one pair per call is enough here
+    side->rtcp_mux = true;
     side->g711.push_back({0, g711_law::mu_law});
   }
   return c;
@@ -41,7 +43,9 @@ call answered_call(const std::string& id, std::uint16_t caller_facing, std::uint
 
 TEST(media_plane, calls_are_pinned_to_workers_and_relayed_on_each) {
   no_keys sink;
-  media_plane plane("127.0.0.1", sink, 15, 2);
+  media_plane_config config;
+  config.workers = 2;
+  media_plane plane(config, sink);
   ASSERT_EQ(plane.workers(), 2u);
   // Enough calls that both workers get some.
   std::set<std::size_t> used;
@@ -80,7 +84,7 @@ TEST(media_plane, calls_are_pinned_to_workers_and_relayed_on_each) {
 
 TEST(media_plane, a_call_without_g711_is_still_relayed) {
   no_keys sink;
-  media_plane plane("127.0.0.1", sink, 15, 1);
+  media_plane plane(media_plane_config{}, sink);
   peer caller, agent;
   call c = answered_call("opus-call", 0, 0, caller, agent);
   const std::uint16_t base = static_cast<std::uint16_t>(58100 + 4 * (::getpid() % 500));
@@ -96,6 +100,58 @@ TEST(media_plane, a_call_without_g711_is_still_relayed) {
     through = agent.receive(50).has_value();
   }
   EXPECT_TRUE(through);
+}
+
+// A call nobody sends media on is reported ended after the timeout, once; a call with media
+// keeps going.
+TEST(media_plane, silent_calls_time_out_and_busy_ones_do_not) {
+  no_keys sink;
+  std::mutex mutex;
+  std::vector<std::string> ended;
+  media_plane_config config;
+  config.timeout_s = 1;
+  media_plane plane(config, sink, [&](const std::string& id, std::string_view reason) {
+    std::lock_guard lock(mutex);
+    ended.push_back(id + ":" + std::string(reason));
+  });
+  peer silent_caller, silent_agent, busy_caller, busy_agent;
+  const std::uint16_t base = static_cast<std::uint16_t>(56100 + 8 * (::getpid() % 200));
+  plane.apply(answered_call("silent", base, static_cast<std::uint16_t>(base + 2), silent_caller,
+                            silent_agent));
+  plane.apply(answered_call("busy", static_cast<std::uint16_t>(base + 4),
+                            static_cast<std::uint16_t>(base + 6), busy_caller, busy_agent));
+  const std::vector<std::uint8_t> packet{0x80, 0x00, 0x00, 0x01, 0, 0,    0,
+                                         0,    0,    0,    0,    9, 0xFF, 0xFF};
+  // 2.5 s of media on the busy call, one packet per 100 ms.
+  for (int i = 0; i < 25; ++i) {
+    busy_caller.send_to(static_cast<std::uint16_t>(base + 4), packet);
+    ::usleep(100'000);
+  }
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(ended, std::vector<std::string>{"silent:timeout"});
+  EXPECT_EQ(plane.totals().timed_out, 1u);
+}
+
+TEST(media_plane, totals_count_what_the_workers_relayed) {
+  no_keys sink;
+  media_plane plane(media_plane_config{}, sink);
+  peer caller, agent;
+  const std::uint16_t base = static_cast<std::uint16_t>(57100 + 4 * (::getpid() % 200));
+  plane.apply(answered_call("counted", base, static_cast<std::uint16_t>(base + 2), caller, agent));
+  const std::vector<std::uint8_t> packet{0x80, 0x00, 0x00, 0x01, 0, 0,    0,
+                                         0,    0,    0,    0,    9, 0xFF, 0xFF};
+  bool through = false;
+  for (int attempt = 0; attempt < 20 && !through; ++attempt) {
+    caller.send_to(base, packet);
+    through = agent.receive(50).has_value();
+  }
+  ASSERT_TRUE(through);
+  media_totals t;
+  for (int i = 0; i < 50 && (t = plane.totals()).forwarded == 0; ++i) ::usleep(20'000);
+  EXPECT_GE(t.forwarded, 1u);
+  EXPECT_GE(t.received, t.forwarded);
+  EXPECT_EQ(t.calls, 1u);
+  EXPECT_EQ(t.leaked_samples, 0);
 }
 
 }  // namespace

@@ -225,6 +225,115 @@ TEST(ng_request, delay_buffer_that_is_not_a_number_or_out_of_range_is_a_bad_key_
       ng_error_kind::bad_key_type);
 }
 
+// The offer of the brief's example, as Kamailio's rtpengine module builds it from
+// rtpengine_offer("trust-address replace-origin replace-session-connection ICE=remove RTP/AVP").
+std::string kamailio_flags_offer() {
+  return "31_7 d" + bs("command") + bs("offer") + bs("call-id") + bs("8fa0c1@10.0.0.5") +
+         bs("flags") + "l" + bs("trust-address") + "e" + bs("replace") + "l" + bs("origin") +
+         bs("session-connection") + "e" + bs("received-from") + "l" + bs("IP4") + bs("127.0.0.1") +
+         "e" + bs("ICE") + bs("remove") + bs("transport-protocol") + bs("RTP/AVP") +
+         bs("via-branch") + bs("z9hG4bK.bq2") + bs("from-tag") + bs("a1b2") + bs("sdp") +
+         bs(offer_sdp) + "e";
+}
+
+TEST(ng_request, kamailio_offer_with_flags_replace_received_from_ice_and_transport) {
+  const ng_request req = parse_ok(kamailio_flags_offer());
+  EXPECT_TRUE(req.trust_address());
+  EXPECT_TRUE(req.replaces("origin"));
+  EXPECT_TRUE(req.replaces("session-connection"));
+  EXPECT_EQ(req.received_from(), network_address::from_string("127.0.0.1").value());
+  EXPECT_EQ(req.ice(), "remove");
+  EXPECT_EQ(req.transport_protocol(), "RTP/AVP");
+  EXPECT_EQ(req.via_branch(), "z9hG4bK.bq2");
+  EXPECT_FALSE(req.asymmetric());
+  EXPECT_FALSE(req.strict_source());
+  EXPECT_FALSE(req.block_dtmf());
+}
+
+TEST(ng_request, names_compare_as_rtpengine_spells_them) {
+  EXPECT_TRUE(ng_name_equal("trust address", "trust-address"));
+  EXPECT_TRUE(ng_name_equal("strict_source", "strict-source"));
+  EXPECT_TRUE(ng_name_equal("SIP-source-address", "sip source address"));
+  EXPECT_TRUE(ng_name_equal("block DTMF", "block-dtmf"));
+  EXPECT_FALSE(ng_name_equal("trust-address", "trust-addresses"));
+  EXPECT_FALSE(ng_name_equal("trustaddress", "trust-address"));
+}
+
+TEST(ng_request, flags_in_any_spelling_and_the_last_one_wins) {
+  const ng_request req =
+      parse_ok("c1 d7:command5:offer5:flagsl" + bs("trust address") + bs("SIP_source_address") +
+               bs("Asymmetric") + bs("strict source") + bs("port-latching") + bs("block DTMF") +
+               bs("replace-origin") + bs("rtcp-mux-demux") + bs("no-such-flag") + "ee");
+  EXPECT_TRUE(req.has_flag("trust-address"));
+  EXPECT_FALSE(req.trust_address());  // SIP-source-address came last
+  EXPECT_TRUE(req.asymmetric());
+  EXPECT_TRUE(req.strict_source());
+  EXPECT_TRUE(req.port_latching());
+  EXPECT_TRUE(req.block_dtmf());
+  EXPECT_TRUE(req.replaces("origin"));
+  EXPECT_FALSE(req.replaces("session-connection"));
+  EXPECT_TRUE(req.has_rtcp_mux("demux"));
+  EXPECT_FALSE(req.has_rtcp_mux("offer"));
+  EXPECT_EQ(req.transport_protocol(), std::nullopt);
+
+  const ng_request back =
+      parse_ok("c1 d7:command5:offer5:flagsl10:asymmetric9:symmetric13:trust-addressee");
+  EXPECT_FALSE(back.asymmetric());
+  EXPECT_TRUE(back.trust_address());
+  EXPECT_TRUE(parse_ok("c1 d7:command5:offere").trust_address());  // rtpengine's default
+}
+
+TEST(ng_request, keys_spelled_with_spaces_are_found) {
+  const ng_request req =
+      parse_ok("c1 d7:command5:offer" + bs("received from") + "l3:IP6" + bs("2001:db8::5:1") + "e" +
+               bs("transport protocol") + bs("rtp/savpf") + bs("DTMF security") + bs("tone") +
+               bs("delay buffer") + "i25e" + bs("rtcp mux") + "l6:rejecte" + bs("label") +
+               bs("caller") + bs("record call") + bs("no") + "e");
+  EXPECT_EQ(req.received_from(), network_address::from_string("2001:db8::5:1").value());
+  EXPECT_EQ(req.transport_protocol(), "RTP/SAVPF");  // canonical spelling
+  EXPECT_EQ(req.dtmf_security(), ng_dtmf_security::tone);
+  EXPECT_EQ(req.delay_buffer_ms(), 25);
+  EXPECT_TRUE(req.has_rtcp_mux("reject"));
+  EXPECT_EQ(req.label(), "caller");
+  EXPECT_EQ(req.record_call(), "no");
+  // Spelled variants are type-checked too.
+  EXPECT_EQ(parse_failure("c1 d7:command5:offer18:transport protocoli1ee",
+                          "\"transport-protocol\" is an integer"),
+            ng_error_kind::bad_key_type);
+}
+
+TEST(ng_request, transport_protocol_comes_from_the_key_or_a_profile_flag) {
+  EXPECT_EQ(
+      parse_ok("c1 d7:command5:offer5:flagsl8:RTP/SAVP13:trust-addressee").transport_protocol(),
+      "RTP/SAVP");
+  EXPECT_EQ(parse_ok("c1 d7:command5:offer5:flagsl8:RTP/SAVPe18:transport-protocol7:RTP/AVPe")
+                .transport_protocol(),
+            "RTP/AVP");
+  EXPECT_EQ(parse_failure("c1 d7:command5:offer18:transport-protocol16:UDP/TLS/RTP/SAVPe",
+                          "does not do DTLS-SRTP"),
+            ng_error_kind::bad_key_value);
+  EXPECT_EQ(parse_failure("c1 d7:command5:offer18:transport-protocol7:TCP/RTPe",
+                          "transport-protocol \"TCP/RTP\" is not supported"),
+            ng_error_kind::bad_key_value);
+  EXPECT_EQ(ng_rtp_profile("rtp/avpf"), "RTP/AVPF");
+  EXPECT_EQ(ng_rtp_profile("UDP/TLS/RTP/SAVP"), std::nullopt);
+}
+
+TEST(ng_request, received_from_must_be_a_family_and_an_address_of_it) {
+  EXPECT_EQ(
+      parse_ok("c1 d7:command5:offer13:received-from" + bs("IP4,192.0.2.7") + "e").received_from(),
+      network_address::from_string("192.0.2.7").value());
+  for (const char* bad : {"l3:IP4e", "l3:IP48:2001:db8e", "l3:IPX9:192.0.2.7e",
+                          "l3:IP49:192.0.2.75:extrae", "l3:IP48:pbx.homee"}) {
+    EXPECT_EQ(parse_failure(std::string("c1 d7:command5:offer13:received-from") + bad + "e",
+                            "received-from is not"),
+              ng_error_kind::bad_key_value)
+        << bad;
+  }
+  EXPECT_EQ(parse_failure("c1 d7:command5:offer13:received-fromi4ee", "\"received-from\" is"),
+            ng_error_kind::bad_key_type);
+}
+
 TEST(ng_reply, pong_is_result_pong) {
   EXPECT_EQ(encode_ng_reply("5323_1", ng_pong_reply()), "5323_1 d6:result4:ponge");
 }

@@ -16,6 +16,7 @@
 #include "toneguard/dsp/dtmf_leak_scan.h"
 #include "toneguard/dsp/g711.h"
 #include "toneguard/dsp/signal_builder.h"
+#include "toneguard/media/caller_stream.h"
 #include "toneguard/media/rtp.h"
 
 namespace toneguard::media {
@@ -44,13 +45,31 @@ std::vector<std::uint8_t> pcmu_packet(std::uint16_t seq, std::uint32_t ts,
 
 using recorder = ::toneguard::testing::digit_trace;
 
+// The caller_stream as the caller side's filter, as the media plane wires it.
+struct stream_filter final : packet_filter {
+  explicit stream_filter(caller_stream& s) : stream(s) {}
+  bool filter(std::span<std::uint8_t> buffer, std::size_t& length) noexcept override {
+    return stream.process(buffer, length) == caller_packet::forward;
+  }
+  caller_stream& stream;
+};
+
+relay_side side_with(packet_filter* filter = nullptr,
+                     std::optional<udp_endpoint> remote = std::nullopt) {
+  relay_side s;
+  s.filter = filter;
+  s.remote = remote;
+  return s;
+}
+
 TEST(relay_worker, relays_both_ways_after_latching_and_masks_the_callers_keys) {
   recorder sink;
   caller_stream_config config;
   config.masking = true;
   caller_stream stream(config, dsp::default_dtmf_receiver_settings(), sink, "call-1");
+  stream_filter filter(stream);
   relay_worker worker;
-  const auto id = worker.add_pair("127.0.0.1", 0, 0, &stream);
+  const auto id = worker.add_pair("127.0.0.1", side_with(&filter), side_with());
   ASSERT_TRUE(id.ok()) << id.error_message();
   const auto [caller_port, agent_port] = *worker.ports(id.value());
   peer caller, agent;
@@ -113,7 +132,8 @@ TEST(relay_worker, a_given_remote_needs_no_latching) {
   // through at once.
   const auto agent_address = udp_endpoint::from("127.0.0.1", agent.port());
   ASSERT_TRUE(agent_address.ok());
-  const auto id = worker.add_pair("127.0.0.1", 0, 0, nullptr, std::nullopt, agent_address.value());
+  const auto id =
+      worker.add_pair("127.0.0.1", side_with(), side_with(nullptr, agent_address.value()));
   ASSERT_TRUE(id.ok()) << id.error_message();
   const std::vector<std::uint8_t> first{0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xFF};
   caller.send_to(worker.ports(id.value())->first, first);
@@ -126,19 +146,100 @@ TEST(relay_worker, a_given_remote_needs_no_latching) {
 
 TEST(relay_worker, bad_addresses_and_taken_ports_are_named) {
   relay_worker worker;
-  const auto bad = worker.add_pair("not-an-address", 0, 0, nullptr);
+  const auto bad = worker.add_pair("not-an-address", side_with(), side_with());
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error_message().find("not-an-address"), std::string::npos) << bad.error_message();
-  const auto first = worker.add_pair("127.0.0.1", 0, 0, nullptr);
+  const auto first = worker.add_pair("127.0.0.1", side_with(), side_with());
   ASSERT_TRUE(first.ok());
   const auto taken = worker.ports(first.value())->first;
-  const auto clash = worker.add_pair("127.0.0.1", taken, 0, nullptr);
+  relay_side at_taken;
+  at_taken.port = taken;
+  const auto clash = worker.add_pair("127.0.0.1", at_taken, side_with());
   ASSERT_FALSE(clash.ok());
   EXPECT_NE(clash.error_message().find(std::to_string(taken)), std::string::npos)
       << clash.error_message();
   const auto v6 = udp_endpoint::from("::1", 4000);
   ASSERT_TRUE(v6.ok());
   EXPECT_EQ(v6.value().port(), 4000);
+}
+
+// A side whose SDP named one address but whose media comes from another (NAT): symmetric RTP
+// sends to where the media comes from; asymmetric keeps the SDP's address.
+TEST(relay_worker, latching_follows_the_media_unless_asymmetric) {
+  peer caller, agent, sdp_agent;
+  const std::vector<std::uint8_t> packet{0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xFF};
+  for (const bool symmetric : {true, false}) {
+    relay_worker worker;
+    relay_side caller_side =
+        side_with(nullptr, udp_endpoint::from("127.0.0.1", caller.port()).value());
+    relay_side agent_side =
+        side_with(nullptr, udp_endpoint::from("127.0.0.1", sdp_agent.port()).value());
+    agent_side.latch = symmetric;
+    const auto id = worker.add_pair("127.0.0.1", caller_side, agent_side);
+    ASSERT_TRUE(id.ok());
+    const auto [caller_port, agent_port] = *worker.ports(id.value());
+    agent.send_to(agent_port, packet);  // from the agent's real address
+    worker.poll_once(1000);
+    ASSERT_TRUE(caller.receive(1000).has_value());
+    caller.send_to(caller_port, packet);
+    worker.poll_once(1000);
+    EXPECT_EQ(agent.receive(symmetric ? 1000 : 100).has_value(), symmetric);
+    EXPECT_EQ(sdp_agent.receive(symmetric ? 100 : 1000).has_value(), !symmetric);
+    const auto remotes = worker.remotes(id.value());
+    ASSERT_TRUE(remotes && remotes->second);
+    EXPECT_EQ(remotes->second->port(), symmetric ? agent.port() : sdp_agent.port());
+  }
+}
+
+// Strict source: once a side is latched, a third party sending to its port is dropped and
+// counted; without it, such packets are relayed (rtpengine's behaviour) but do not re-latch.
+TEST(relay_worker, strict_source_drops_media_from_anyone_else) {
+  peer caller, agent, intruder;
+  const std::vector<std::uint8_t> packet{0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xFF};
+  for (const bool strict : {true, false}) {
+    relay_worker worker;
+    relay_side caller_side = side_with();
+    caller_side.strict_source = strict;
+    const auto id =
+        worker.add_pair("127.0.0.1", caller_side,
+                        side_with(nullptr, udp_endpoint::from("127.0.0.1", agent.port()).value()));
+    ASSERT_TRUE(id.ok());
+    const auto caller_port = worker.ports(id.value())->first;
+    caller.send_to(caller_port, packet);
+    worker.poll_once(1000);
+    ASSERT_TRUE(agent.receive(1000).has_value());
+    intruder.send_to(caller_port, packet);
+    worker.poll_once(1000);
+    EXPECT_EQ(agent.receive(strict ? 100 : 1000).has_value(), !strict);
+    EXPECT_EQ(worker.stats().wrong_source, strict ? 1u : 0u);
+    EXPECT_EQ(worker.remotes(id.value())->first->port(), caller.port());  // never re-latched
+  }
+}
+
+TEST(relay_worker, activity_records_when_each_side_was_last_heard) {
+  relay_worker worker;
+  peer caller, agent;
+  const auto id =
+      worker.add_pair("127.0.0.1", side_with(),
+                      side_with(nullptr, udp_endpoint::from("127.0.0.1", agent.port()).value()));
+  ASSERT_TRUE(id.ok());
+  auto before = worker.activity(id.value());
+  ASSERT_TRUE(before.has_value());
+  EXPECT_EQ(before->caller_last_ms, -1);
+  EXPECT_EQ(before->agent_last_ms, -1);
+  EXPECT_EQ(before->last_ms(), before->created_ms);
+  const std::vector<std::uint8_t> packet{0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xFF};
+  caller.send_to(worker.ports(id.value())->first, packet);
+  worker.poll_once(1000);
+  const auto after = worker.activity(id.value());
+  EXPECT_GE(after->caller_last_ms, before->created_ms);
+  EXPECT_EQ(after->agent_last_ms, -1);
+  worker.remove_pair(id.value());
+  EXPECT_FALSE(worker.activity(id.value()).has_value());
+  // The slot is reused by the next pair.
+  const auto next = worker.add_pair("127.0.0.1", side_with(), side_with());
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next.value(), id.value());
 }
 
 }  // namespace

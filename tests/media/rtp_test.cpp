@@ -335,5 +335,64 @@ TEST(rtcp_parse, never_reads_past_any_truncation_of_a_compound) {
   }
 }
 
+TEST(rtcp_rewrite, sets_sender_counts_of_an_sr_in_place_and_nothing_else) {
+  bytes d = sr_rr_sdes_compound();
+  const bytes before = d;
+  ASSERT_TRUE(set_rtcp_sender_counts(d, 0, 47, 7200));
+  const auto r = parse_rtcp_compound(d);
+  ASSERT_TRUE(r.ok());
+  const rtcp_sender_info info = (*r.compound.begin()).sender_info();
+  EXPECT_EQ(info.packet_count, 47u);
+  EXPECT_EQ(info.octet_count, 7200u);
+  EXPECT_EQ(info.rtp_timestamp, 8000u);
+  EXPECT_EQ(info.ntp_timestamp, 0xE800000180000000ull);
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    if (i < 20 || i >= 28) {
+      EXPECT_EQ(d[i], before[i]) << i;
+    }
+  }
+}
+
+TEST(rtcp_rewrite, sender_counts_refuse_a_packet_that_is_not_an_sr_or_does_not_fit) {
+  bytes d = sr_rr_sdes_compound();
+  const bytes before = d;
+  EXPECT_FALSE(set_rtcp_sender_counts(d, 52, 1, 1));  // the RR
+  EXPECT_FALSE(set_rtcp_sender_counts(d, d.size() - 20, 1, 1));
+  EXPECT_FALSE(set_rtcp_sender_counts(d, d.size() + 4, 1, 1));
+  bytes cut(d.begin(), d.begin() + 27);
+  EXPECT_FALSE(set_rtcp_sender_counts(cut, 0, 1, 1));
+  EXPECT_EQ(d, before);
+}
+
+TEST(rtcp_rewrite, sets_cumulative_lost_and_extended_highest_of_a_report_block) {
+  bytes d = sr_rr_sdes_compound();
+  const bytes before = d;
+  ASSERT_TRUE(set_rtcp_report_block_reception(d, 28, -5, 0x00021240));
+  ASSERT_TRUE(set_rtcp_report_block_reception(d, 60, 0x7FFFFF + 10, 0x10));  // clamped
+  const auto r = parse_rtcp_compound(d);
+  ASSERT_TRUE(r.ok());
+  auto it = r.compound.begin();
+  const rtcp_report_block a = (*it++).report_block(0);
+  EXPECT_EQ(a.cumulative_lost, -5);
+  EXPECT_EQ(a.extended_highest_seq, 0x00021240u);
+  EXPECT_EQ(a.fraction_lost, 5);
+  EXPECT_EQ(a.jitter, 42u);
+  EXPECT_EQ(a.last_sr, 0xABCDEF01u);
+  const rtcp_report_block b = (*it).report_block(0);
+  EXPECT_EQ(b.cumulative_lost, 0x7FFFFF);
+  EXPECT_EQ(b.extended_highest_seq, 0x10u);
+  ASSERT_TRUE(set_rtcp_report_block_reception(d, 28, -0x900000, 0));
+  EXPECT_EQ((*parse_rtcp_compound(d).compound.begin()).report_block(0).cumulative_lost, -0x800000);
+  EXPECT_FALSE(set_rtcp_report_block_reception(d, d.size() - 23, 0, 0));
+  EXPECT_FALSE(set_rtcp_report_block_reception(d, d.size() + 1, 0, 0));
+  // Only the two fields of the two blocks changed.
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    const bool field = (i >= 28 + 5 && i < 28 + 12) || (i >= 60 + 5 && i < 60 + 12);
+    if (!field) {
+      EXPECT_EQ(d[i], before[i]) << i;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace toneguard::media

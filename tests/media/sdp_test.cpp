@@ -308,6 +308,52 @@ TEST(sdp_rewrite, remove_attributes_by_name) {
   EXPECT_EQ(mux.remove_attributes("group"), 1u);
 }
 
+TEST(sdp_rewrite, proto_is_set_and_serialized) {
+  auto sd = parse_ok(srtp_offer);
+  sd.media()[0].set_proto("RTP/AVP");
+  sd.media()[0].set_crypto({});
+  EXPECT_NE(sd.serialize().find("m=audio 20000 RTP/AVP 0 101\r\n"), std::string::npos);
+  const auto again = parse_ok(sd.serialize().c_str());
+  EXPECT_EQ(again.media()[0].proto(), "RTP/AVP");
+  EXPECT_TRUE(again.media()[0].crypto().empty());
+}
+
+TEST(sdp_rewrite, ice_and_dtls_attributes_are_removed_by_name_list) {
+  auto sd = parse_ok(
+      "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nt=0 0\r\na=ice-lite\r\na=ice-options:trickle\r\n"
+      "a=fingerprint:sha-256 AB:CD\r\n"
+      "m=audio 4000 RTP/AVP 0\r\nc=IN IP4 10.0.0.1\r\na=ice-ufrag:abcd\r\n"
+      "a=ice-pwd:0123456789abcdef012345\r\n"
+      "a=candidate:1 1 UDP 2130706431 10.0.0.1 4000 typ host\r\na=end-of-candidates\r\n"
+      "a=remote-candidates:1 10.0.0.9 5000\r\na=setup:actpass\r\na=sendrecv\r\n"
+      "m=video 4002 RTP/AVP 96\r\na=candidate:1 1 UDP 2130706431 10.0.0.1 4002 typ host\r\n");
+  constexpr std::string_view names[] = {"candidate",         "ice-ufrag",   "ice-pwd",
+                                        "ice-options",       "ice-lite",    "end-of-candidates",
+                                        "remote-candidates", "fingerprint", "setup"};
+  EXPECT_EQ(sd.remove_attributes(names), 3u);
+  EXPECT_EQ(sd.media()[0].remove_attributes(names), 6u);
+  EXPECT_EQ(sd.media()[1].remove_attributes(names), 1u);
+  EXPECT_EQ(sd.media()[0].lines().size(), 2u);  // c= and a=sendrecv
+  EXPECT_EQ(sd.serialize().find("ice"), std::string::npos);
+  EXPECT_EQ(sd.serialize().find("candidate"), std::string::npos);
+}
+
+TEST(sdp_address, unspecified_addresses_mean_hold) {
+  EXPECT_TRUE(network_address::from_string("0.0.0.0").value().is_unspecified());
+  EXPECT_TRUE(network_address::from_string("::").value().is_unspecified());
+  EXPECT_TRUE(network_address::from_string("0:0::0").value().is_unspecified());
+  EXPECT_FALSE(network_address::from_string("0.0.0.1").value().is_unspecified());
+  EXPECT_FALSE(network_address::from_string("::1").value().is_unspecified());
+  EXPECT_FALSE((network_address{address_type::ip4, "not an address"}.is_unspecified()));
+  EXPECT_EQ(network_address::unspecified(address_type::ip4).address, "0.0.0.0");
+  EXPECT_EQ(network_address::unspecified(address_type::ip6),
+            (network_address{address_type::ip6, "::"}));
+  const auto held = parse_ok(
+      "v=0\r\no=- 1 2 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 0.0.0.0\r\n"
+      "t=0 0\r\nm=audio 4000 RTP/AVP 0\r\n");
+  EXPECT_TRUE(held.connection_of(held.media()[0])->is_unspecified());
+}
+
 TEST(sdp_address, from_string_detects_the_type_and_rejects_names) {
   EXPECT_EQ(network_address::from_string("192.0.2.1").value().type, address_type::ip4);
   EXPECT_EQ(network_address::from_string("::1").value().type, address_type::ip6);

@@ -6,10 +6,13 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <ctime>
 #include <exception>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -63,6 +66,27 @@ class logged_keys final : public digit_sink {
   }
 };
 
+// Ends a call the media plane reported (timeouts) on the control thread, through the same
+// path as an ng delete, so call_control releases its ports and the plane its sockets.
+void end_call(ng_handler& handler, const std::string& call_id, std::string_view reason) {
+  const std::string datagram = "toneguard-" + std::string(reason) + " d7:command6:delete7:call-id" +
+                               std::to_string(call_id.size()) + ":" + call_id + "e";
+  auto request = parse_ng_request(datagram);
+  if (!request.ok()) {
+    log_event(log_level::error, "ending a call failed",
+              {{"call-id", call_id}, {"error", request.error_message()}});
+    return;
+  }
+  handler.handle(request.value());
+  log_event(log_level::info, "call ended", {{"call-id", call_id}, {"reason", std::string(reason)}});
+}
+
+toneguard::dsp::mask_mode mask_mode_named(std::string_view name) {
+  if (name == "tone") return toneguard::dsp::mask_mode::flat_tone;
+  if (name == "random") return toneguard::dsp::mask_mode::comfort_noise;
+  return toneguard::dsp::mask_mode::silence;
+}
+
 std::string join(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& item : items) {
@@ -85,6 +109,12 @@ int run(int argc, char** argv) {
   }
   set_log_level(options.level);
 
+  // Card digits pass through this process's memory: no core dump may carry them, and no
+  // other process of this user may attach to read them.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  const rlimit no_core{0, 0};
+  ::setrlimit(RLIMIT_CORE, &no_core);
+
   // Signals are taken by sigwait() on the main thread only: block them before any thread
   // starts so every thread inherits the mask.
   sigset_t stop_signals;
@@ -99,7 +129,13 @@ int run(int argc, char** argv) {
              {"port-min", std::to_string(options.port_min)},
              {"port-max", std::to_string(options.port_max)},
              {"num-threads", std::to_string(options.num_threads)},
-             {"log-level", std::string(log_level_name(options.level))}});
+             {"log-level", std::string(log_level_name(options.level))},
+             {"timeout", std::to_string(options.timeout_s)},
+             {"delay-buffer", std::to_string(options.delay_buffer_ms)},
+             {"dtmf-security", options.dtmf_security},
+             {"mask-all-calls", options.mask_all_calls ? "yes" : "no"},
+             {"detect-agent-dtmf", options.detect_agent_dtmf ? "yes" : "no"},
+             {"strict-source", options.strict_source ? "yes" : "no"}});
   if (options.port_min % 2 != 0) {
     log_event(log_level::warn, "port-min is odd: RTP uses even ports, so the first is unused",
               {{"port-min", std::to_string(options.port_min)}});
@@ -115,14 +151,40 @@ int run(int argc, char** argv) {
   range_port_allocator ports(options.port_min, options.port_max);
   call_control calls(advertised.value(), ports);
   logged_keys keys;
-  media_plane media(media_address, keys, 15, options.num_threads);
+  media_plane_config media_config;
+  media_config.local_address = media_address;
+  media_config.workers = static_cast<int>(options.num_threads);
+  media_config.default_lookahead_ms = options.delay_buffer_ms;
+  media_config.default_mode = mask_mode_named(options.dtmf_security);
+  media_config.mask_all_calls = options.mask_all_calls;
+  media_config.detect_agent_dtmf = options.detect_agent_dtmf;
+  media_config.strict_source = options.strict_source;
+  media_config.timeout_s = options.timeout_s;
+  media_config.final_timeout_s = options.final_timeout_s;
+  // Timeouts are found on media workers and handled on the control thread. The mutex keeps a
+  // worker from posting to the server while it is being stopped.
+  std::mutex control_mutex;
+  ng_server* control_server = nullptr;
+  proxy_handler* handler_ptr = nullptr;
+  media_plane media(media_config, keys, [&](const std::string& call_id, std::string_view reason) {
+    std::lock_guard lock(control_mutex);
+    if (control_server == nullptr) return;
+    control_server->post([&handler_ptr, call_id, reason = std::string(reason)] {
+      end_call(*handler_ptr, call_id, reason);
+    });
+  });
   proxy_handler handler(calls, media);
+  handler_ptr = &handler;
   auto server = ng_server::open(options.listen_ng, handler);
   if (!server.ok()) {
     log_event(log_level::error, "start-up failed", {{"error", server.error_message()}});
     return 1;
   }
   ng_server& ng = *server.value();
+  {
+    std::lock_guard lock(control_mutex);
+    control_server = &ng;
+  }
   log_event(log_level::info, "listening",
             {{"proto", "ng"},
              {"address", ng.local_address()},
@@ -139,17 +201,29 @@ int run(int argc, char** argv) {
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   log_event(log_level::info, "stopping", {{"signal", signal_number == SIGTERM ? "TERM" : "INT"}});
+  {
+    std::lock_guard lock(control_mutex);
+    control_server = nullptr;
+  }
   ng.stop();
   control.join();
 
   const ng_server_stats stats = ng.stats();
   std::uint64_t rejected = 0;
   for (const auto n : stats.errors) rejected += n;
+  const media_totals totals = media.totals();
   log_event(log_level::info, "stopped",
             {{"ng-datagrams", std::to_string(stats.datagrams)},
              {"ng-rejected", std::to_string(rejected)},
              {"ng-cached-replies", std::to_string(stats.cached_replies)},
-             {"rtp-forwarded", std::to_string(media.forwarded())}});
+             {"rtp-forwarded", std::to_string(totals.forwarded)},
+             {"rtp-received", std::to_string(totals.received)},
+             {"media-dropped", std::to_string(totals.dropped)},
+             {"media-malformed", std::to_string(totals.malformed)},
+             {"srtp-failures", std::to_string(totals.srtp_failures)},
+             {"keys", std::to_string(totals.keys)},
+             {"calls-timed-out", std::to_string(totals.timed_out)},
+             {"leaked-samples", std::to_string(totals.leaked_samples)}});
   return 0;
 }
 

@@ -73,6 +73,11 @@ class dtmf_masker final : public dtmf_listener {
   void process_g711(std::span<const std::uint8_t> in, std::span<std::uint8_t> out,
                     bool alaw) noexcept;
 
+  /// What replaces masked audio from the next output sample on (e.g. a later `block DTMF`
+  /// asks for another kind). The look-ahead cannot change: the stream's timing would bend.
+  void set_mode(mask_mode mode) noexcept { config_.mode = mode; }
+  [[nodiscard]] mask_mode mode() const noexcept { return config_.mode; }
+
   /// Ends every masked span at the current input position and forgets what is on (masking
   /// switched off while a key may be on).
   void release() noexcept;

@@ -29,6 +29,10 @@ struct ip_endpoint {
   friend bool operator==(const ip_endpoint&, const ip_endpoint&) = default;
 };
 
+/// The smallest look-ahead at which no key leaks toward the agent, ms (measured with audio fed
+/// one sample at a time; docs/benchmarks.md). Smaller per-call delay-buffers are raised to it.
+inline constexpr int min_leak_free_delay_ms = 10;
+
 /// Everything the daemon is configured with.
 struct daemon_options {
   /// `--config-file`: the file read before the command line is applied; empty for none.
@@ -47,6 +51,23 @@ struct daemon_options {
   log_level level = log_level::info;
   /// `--num-threads`: media workers (1..1024). Default one per core.
   unsigned num_threads = 1;
+  /// `--timeout`: seconds without media from either side after which a call ends (rtpengine's
+  /// name and default); 0 = never.
+  int timeout_s = 60;
+  /// `--final-timeout`: seconds after which any call ends; 0 = never.
+  int final_timeout_s = 0;
+  /// `--delay-buffer`: the masker's look-ahead in ms when `block DTMF` gives none
+  /// (min_leak_free_delay_ms..200).
+  int delay_buffer_ms = 15;
+  /// `--dtmf-security`: the masking kind when `block DTMF` gives none: "silence", "tone"
+  /// (flat 500 Hz) or "random" (comfort noise).
+  std::string dtmf_security = "silence";
+  /// `--mask-all-calls`: every call is masked toward the agent from its start.
+  bool mask_all_calls = false;
+  /// `--detect-agent-dtmf`: keys the agent sends are found too (reported, never masked).
+  bool detect_agent_dtmf = false;
+  /// `--strict-source`: every call drops media not from a side's latched address.
+  bool strict_source = false;
   /// `--help` was given: print daemon_usage() and exit 0.
   bool help = false;
 };

@@ -16,6 +16,7 @@
 
 #include "toneguard/media/bencode.h"
 #include "toneguard/media/result.h"
+#include "toneguard/media/sdp.h"
 
 namespace toneguard::media {
 
@@ -50,11 +51,26 @@ enum class ng_dtmf_security { drop, silence, tone, random, zero, dtmf, off };
 /// The wire spelling of `mode`, e.g. "silence", "DTMF".
 [[nodiscard]] std::string_view ng_dtmf_security_name(ng_dtmf_security mode) noexcept;
 
+/// True when `a` and `b` name the same ng key or flag the way rtpengine spells them: ASCII case
+/// ignored and '-', '_' and ' ' equal ("trust address" == "trust-address", "SIP_source_address"
+/// == "sip-source-address", "block DTMF" == "block-dtmf"). rtpengine lists several of these
+/// spellings per flag; toneguard accepts every one of them, and a few more.
+[[nodiscard]] bool ng_name_equal(std::string_view a, std::string_view b) noexcept;
+
+/// The RTP profiles toneguard speaks toward an endpoint, spelled as in SDP and in rtpengine's
+/// `transport-protocol` key: "RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF" (SAVP: SDES-SRTP).
+/// Returns the canonical spelling of `name` (case ignored), or nullopt for any other protocol.
+[[nodiscard]] std::optional<std::string_view> ng_rtp_profile(std::string_view name) noexcept;
+
 /// A parsed, validated ng request. Owns its data; a plain value (any thread may hold one).
 ///
-/// parse_ng_request() checks the types of every key below, so the accessors only report
-/// "absent". List-valued keys accept, as rtpengine does, either a bencode list of byte strings
-/// or one byte string of comma-separated items ("origin,session-connection").
+/// parse_ng_request() checks the types (and, where stated, the values) of every key below, so
+/// the accessors only report "absent". Keys are found by their exact name first, then by any
+/// spelling ng_name_equal() accepts ("received from", "transport protocol", "DTMF security").
+/// List-valued keys accept, as rtpengine does, either a bencode list of byte strings or one
+/// byte string of comma-separated items ("origin,session-connection"). Flags and list items are
+/// compared with ng_name_equal(). Unknown keys, flags and list items are kept and ignored, as
+/// rtpengine ignores them.
 struct ng_request {
   /// The cookie, copied from the datagram (the reply must echo it).
   std::string cookie;
@@ -73,25 +89,54 @@ struct ng_request {
   [[nodiscard]] std::optional<std::string_view> via_branch() const {
     return string_key("via-branch");
   }
+  /// `label` (a name for the leg of the from-tag, shown by query), or nullopt.
+  [[nodiscard]] std::optional<std::string_view> label() const { return string_key("label"); }
+  /// `record-call` ("yes", "no", "on", "off"), or nullopt. toneguard records nothing.
+  [[nodiscard]] std::optional<std::string_view> record_call() const {
+    return string_key("record-call");
+  }
   /// `sdp`, the session description (bytes as sent), or nullopt.
   [[nodiscard]] std::optional<std::string_view> sdp() const { return string_key("sdp"); }
-  /// `ICE` (e.g. "remove", "force"), or nullopt.
+  /// `ICE` (e.g. "remove", "force"), or nullopt. toneguard does no ICE whatever it says.
   [[nodiscard]] std::optional<std::string_view> ice() const { return string_key("ICE"); }
-  /// `transport-protocol` (e.g. "RTP/AVP", "RTP/SAVP"), or nullopt.
-  [[nodiscard]] std::optional<std::string_view> transport_protocol() const {
-    return string_key("transport-protocol");
-  }
+  /// The RTP profile requested for the leg the SDP goes to, in its canonical spelling
+  /// ("RTP/AVP", "RTP/AVPF", "RTP/SAVP" or "RTP/SAVPF"): the `transport-protocol` key when
+  /// given (parse_ng_request accepts no other value), else the last item of `flags` that is one
+  /// of those four (rtpengine takes them as flags too), else nullopt.
+  [[nodiscard]] std::optional<std::string_view> transport_protocol() const;
+  /// `received-from`: the address the SIP message came from, ["IP4"|"IP6", address]; checked by
+  /// parse_ng_request (two items, a family and an address of that family). nullopt when absent.
+  [[nodiscard]] std::optional<network_address> received_from() const;
 
   /// `flags` items in order (e.g. "trust-address", "symmetric"); empty when absent.
   [[nodiscard]] std::vector<std::string_view> flags() const { return list_key("flags"); }
-  /// True when `flags` contains `flag` exactly.
+  /// True when `flags` contains `flag` (compared with ng_name_equal).
   [[nodiscard]] bool has_flag(std::string_view flag) const;
   /// `replace` items (e.g. "origin", "session-connection"); empty when absent.
   [[nodiscard]] std::vector<std::string_view> replace() const { return list_key("replace"); }
+  /// True when `replace` holds `what` or `flags` holds "replace-<what>" (e.g. "origin":
+  /// "replace-origin"), compared with ng_name_equal.
+  [[nodiscard]] bool replaces(std::string_view what) const;
   /// `direction` items (interface names, usually two); empty when absent.
   [[nodiscard]] std::vector<std::string_view> direction() const { return list_key("direction"); }
   /// `rtcp-mux` items (e.g. "offer", "demux", "accept"); empty when absent.
   [[nodiscard]] std::vector<std::string_view> rtcp_mux() const { return list_key("rtcp-mux"); }
+  /// True when `rtcp-mux` holds `item` or `flags` holds "rtcp-mux-<item>" (ng_name_equal).
+  [[nodiscard]] bool has_rtcp_mux(std::string_view item) const;
+
+  /// False when the last of the flags "trust-address" and "SIP-source-address" is
+  /// "SIP-source-address": the media address is then `received-from`. True otherwise
+  /// (trust-address, the SDP's address, is rtpengine's default).
+  [[nodiscard]] bool trust_address() const;
+  /// True when the last of the flags "symmetric" and "asymmetric" is "asymmetric".
+  [[nodiscard]] bool asymmetric() const;
+  /// True with the flag "strict-source".
+  [[nodiscard]] bool strict_source() const { return has_flag("strict-source"); }
+  /// True with the flag "port-latching".
+  [[nodiscard]] bool port_latching() const { return has_flag("port-latching"); }
+  /// True with the flag "block-dtmf" (also spelled "block DTMF"): on offer/answer, DTMF is
+  /// masked from the start of the call.
+  [[nodiscard]] bool block_dtmf() const { return has_flag("block-dtmf"); }
 
   /// `DTMF-security`, or nullopt when absent.
   [[nodiscard]] std::optional<ng_dtmf_security> dtmf_security() const;
@@ -99,6 +144,8 @@ struct ng_request {
   /// 0 to ng_max_delay_buffer_ms), or nullopt when absent.
   [[nodiscard]] std::optional<std::int64_t> delay_buffer_ms() const;
 
+  /// The value of `key` in the body, found as the class comment says, or nullptr.
+  [[nodiscard]] const bencode_value* find_key(std::string_view key) const;
   /// The byte string at any `key` of the body, or nullopt when absent or not a string.
   [[nodiscard]] std::optional<std::string_view> string_key(std::string_view key) const;
   /// The items of a list-valued `key` (list of strings, or comma-separated string); empty when

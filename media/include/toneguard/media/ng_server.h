@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -91,6 +92,10 @@ class ng_server {
   /// unread, and run() returns. Any thread, any number of times; not async-signal-safe (call
   /// it from a thread that waits for signals).
   void stop();
+
+  /// Runs `task` on the control thread, between requests (e.g. ending a call that timed out
+  /// on a media worker). Any thread. Tasks posted after stop() are dropped.
+  void post(std::function<void()> task);
 
   /// The counters now. Any thread (each counter is read atomically; the set is not one
   /// instant).

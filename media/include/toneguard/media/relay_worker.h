@@ -1,10 +1,10 @@
 #pragma once
 /// One media worker: UDP sockets of the call legs it owns, relayed in batches (recvmmsg /
 /// sendmmsg) from an epoll loop. A call's two legs form a pair: what the caller sends to the
-/// caller-facing socket goes out of the agent-facing socket to the agent, through the call's
-/// caller_stream (key detection and masking); what the agent sends goes back to the caller
-/// untouched. Each side's remote address is given (trust-address) or latched from the first
-/// packet that arrives on that side (symmetric RTP).
+/// caller-facing socket goes out of the agent-facing socket to the agent, and back, each way
+/// through that side's packet_filter (SRTP, key detection and masking, RTCP translation).
+/// Each side's remote address comes from signalling and/or is latched from the first packet
+/// that side sends (symmetric RTP); strict source drops packets from anywhere else.
 ///
 /// Linux only (epoll, recvmmsg). One thread owns a worker: it adds and removes pairs and
 /// calls poll_once(); no locks, no allocation per packet.
@@ -12,15 +12,16 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "toneguard/media/caller_stream.h"
 #include "toneguard/media/result.h"
 
 namespace toneguard::media {
@@ -36,20 +37,64 @@ struct udp_endpoint {
   [[nodiscard]] bool operator==(const udp_endpoint& other) const noexcept;
 };
 
+/// What one direction of a pair does to each packet on its way: SRTP, key detection and
+/// masking, RTCP translation. Called on the worker's thread; must not allocate or block.
+class packet_filter {
+ public:
+  /// One packet, `length` bytes at the start of `buffer` (whose size is the room there is),
+  /// rewritten in place; `length` is updated. Returns false to drop it (the filter counts why).
+  virtual bool filter(std::span<std::uint8_t> buffer, std::size_t& length) noexcept = 0;
+
+ protected:
+  ~packet_filter() = default;
+};
+
+/// How one side of a pair is set up.
+struct relay_side {
+  /// Local port to bind (0: the kernel chooses).
+  std::uint16_t port = 0;
+  /// Where this side's peer is, from signalling (its SDP or the SIP source); nullopt: unknown
+  /// until it sends.
+  std::optional<udp_endpoint> remote;
+  /// Symmetric RTP: the source of the first packet this side sends becomes its remote (once),
+  /// so media reaches endpoints behind NAT. False ("asymmetric"): `remote` is kept.
+  bool latch = true;
+  /// Drops packets whose source is not the remote (once the remote is known), e.g. from a
+  /// third party spraying the port.
+  bool strict_source = false;
+  /// Sees every packet this side sends, before it goes to the other side; may be null (relay
+  /// as it is). Must outlive the pair.
+  packet_filter* filter = nullptr;
+};
+
 /// Counters of one worker (read by its thread).
 struct relay_stats {
   std::uint64_t received = 0;       ///< datagrams received
   std::uint64_t forwarded = 0;      ///< datagrams sent on
   std::uint64_t no_remote = 0;      ///< dropped: the other side's address is not known yet
-  std::uint64_t filtered = 0;       ///< dropped by the caller_stream (malformed)
+  std::uint64_t wrong_source = 0;   ///< dropped: strict source, not from the latched address
+  std::uint64_t filtered = 0;       ///< dropped by a filter (malformed, SRTP failures, ...)
   std::uint64_t send_failed = 0;    ///< sendmmsg refused them
   std::uint64_t receive_calls = 0;  ///< recvmmsg calls (datagrams per call = received / this)
+};
+
+/// When a pair last heard from each side, in the worker's monotonic clock (ms).
+struct pair_activity {
+  std::int64_t created_ms = 0;       ///< when the pair was added
+  std::int64_t caller_last_ms = -1;  ///< last datagram from the caller; -1: none yet
+  std::int64_t agent_last_ms = -1;   ///< last datagram from the agent; -1: none yet
+  /// The latest of the three: the pair has been silent since.
+  [[nodiscard]] std::int64_t last_ms() const noexcept {
+    return std::max({created_ms, caller_last_ms, agent_last_ms});
+  }
 };
 
 class relay_worker {
  public:
   /// Datagrams read or written per system call, at most.
   static constexpr std::size_t batch = 32;
+  /// Room in each packet buffer, bytes: a full Ethernet datagram.
+  static constexpr std::size_t buffer_bytes = 1500;
 
   /// Throws std::runtime_error when epoll cannot be created.
   relay_worker();
@@ -57,25 +102,29 @@ class relay_worker {
   relay_worker(const relay_worker&) = delete;
   relay_worker& operator=(const relay_worker&) = delete;
 
-  /// Binds the caller-facing and agent-facing sockets on `local_address` (ports as given; 0
-  /// lets the kernel choose) and starts relaying between them. `filter` (may be null) sees
-  /// every caller packet on its way to the agent and must outlive the pair. A remote given
-  /// here is used as it is; otherwise the first packet from that side sets it. Returns the
-  /// pair's id, or an error naming the address and port that could not be bound.
-  [[nodiscard]] result<int> add_pair(std::string_view local_address, std::uint16_t caller_port,
-                                     std::uint16_t agent_port, caller_stream* filter,
-                                     std::optional<udp_endpoint> caller_remote = std::nullopt,
-                                     std::optional<udp_endpoint> agent_remote = std::nullopt);
+  /// Binds the caller-facing and agent-facing sockets on `local_address` and starts relaying
+  /// between them. Returns the pair's id, or an error naming the address and port that could
+  /// not be bound.
+  [[nodiscard]] result<int> add_pair(std::string_view local_address, const relay_side& caller,
+                                     const relay_side& agent);
 
   /// Stops relaying a pair and closes its sockets.
   void remove_pair(int id) noexcept;
 
   /// The ports a pair's sockets are bound to (useful when they were chosen by the kernel).
   [[nodiscard]] std::optional<std::pair<std::uint16_t, std::uint16_t>> ports(int id) const noexcept;
+  /// Where a pair's sides send to now (after latching); nullopt for an unknown pair.
+  [[nodiscard]] std::optional<std::pair<std::optional<udp_endpoint>, std::optional<udp_endpoint>>>
+  remotes(int id) const noexcept;
+  /// When a pair last heard from its sides; nullopt for an unknown pair.
+  [[nodiscard]] std::optional<pair_activity> activity(int id) const noexcept;
 
   /// Waits up to `timeout_ms` for datagrams and relays every one that has arrived. Returns
   /// the datagrams forwarded.
   std::size_t poll_once(int timeout_ms) noexcept;
+
+  /// The worker's clock: CLOCK_MONOTONIC in ms (as read by the last poll_once, or now).
+  [[nodiscard]] static std::int64_t monotonic_ms() noexcept;
 
   [[nodiscard]] const relay_stats& stats() const noexcept { return stats_; }
 
@@ -86,9 +135,11 @@ class relay_worker {
 
   int epoll_fd_ = -1;
   std::vector<std::unique_ptr<pair>> pairs_;  // slot = id; null when removed
+  std::vector<int> free_slots_;               // ids of removed pairs, reused
   relay_stats stats_;
+  std::int64_t now_ms_ = 0;  // read once per poll
   // Batch buffers, reused for every call.
-  std::array<std::array<std::uint8_t, 1500>, batch> buffers_{};
+  std::array<std::array<std::uint8_t, buffer_bytes>, batch> buffers_{};
 };
 
 }  // namespace toneguard::media

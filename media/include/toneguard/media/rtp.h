@@ -232,4 +232,24 @@ struct [[nodiscard]] rtcp_compound_parse_result {
 /// or RR (reduced-size RTCP, RFC 5506). No allocation.
 rtcp_compound_parse_result parse_rtcp_compound(std::span<const std::uint8_t> datagram) noexcept;
 
+/// In-place rewriting of a datagram that passed `parse_rtcp_compound`, at the offsets its
+/// views give (`rtcp_packet_view::offset`, `rtcp_report_block::offset`). Used to translate
+/// reports about a stream whose packets were renumbered or resized on the way. Each returns
+/// false and changes nothing when the offset does not leave room for the field (or, for the
+/// sender counts, when the packet there is not an SR). No allocation; any thread.
+
+/// Sets the sender packet count and sender octet count (payload octets) of the SR whose
+/// first byte is at `packet_offset`.
+[[nodiscard]] bool set_rtcp_sender_counts(std::span<std::uint8_t> datagram,
+                                          std::size_t packet_offset, std::uint32_t packet_count,
+                                          std::uint32_t octet_count) noexcept;
+
+/// Sets the cumulative number of packets lost (clamped to the field's 24-bit signed range,
+/// -8388608 to 8388607) and the extended highest sequence number received (cycles << 16 |
+/// sequence) of the report block whose first byte (its SSRC) is at `block_offset`.
+[[nodiscard]] bool set_rtcp_report_block_reception(std::span<std::uint8_t> datagram,
+                                                   std::size_t block_offset,
+                                                   std::int32_t cumulative_lost,
+                                                   std::uint32_t extended_highest_seq) noexcept;
+
 }  // namespace toneguard::media

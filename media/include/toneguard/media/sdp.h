@@ -38,6 +38,11 @@ struct network_address {
 
   /// Parses a literal IPv4 or IPv6 address, e.g. for a rewrite; the type follows the text.
   [[nodiscard]] static result<network_address> from_string(std::string_view text);
+  /// The unspecified address of `type`: "0.0.0.0" or "::".
+  [[nodiscard]] static network_address unspecified(address_type type);
+  /// True for an all-zero address ("0.0.0.0", "::", "0:0::0", …). In a c= line 0.0.0.0 is
+  /// RFC 2543's way of putting a stream on hold, which SIP phones still send.
+  [[nodiscard]] bool is_unspecified() const;
   /// Equal type and text.
   bool operator==(const network_address&) const = default;
 };
@@ -145,6 +150,8 @@ class media_description {
 
   /// Sets the transport port.
   void set_port(std::uint16_t port) noexcept { port_ = port; }
+  /// Sets the transport protocol, e.g. "RTP/SAVP" (a token without spaces, as parse requires).
+  void set_proto(std::string_view proto) { proto_ = std::string(proto); }
   /// Sets (or adds, after m= and any i=) this section's c= line.
   void set_connection(const network_address& address);
   /// Sets (or appends) a=rtcp:<port> [IN <type> <address>].
@@ -156,6 +163,8 @@ class media_description {
   void set_crypto(std::span<const sdp_crypto> crypto);
   /// Removes every a=<name> / a=<name>:… line; returns how many.
   std::size_t remove_attributes(std::string_view name);
+  /// Removes every a= line whose name is one of `names`; returns how many.
+  std::size_t remove_attributes(std::span<const std::string_view> names);
 
  private:
   friend class session_description;
@@ -206,6 +215,8 @@ class session_description {
   void set_connection(const network_address& address);
   /// Removes every session-level a=<name> / a=<name>:… line; returns how many.
   std::size_t remove_attributes(std::string_view name);
+  /// Removes every session-level a= line whose name is one of `names`; returns how many.
+  std::size_t remove_attributes(std::span<const std::string_view> names);
 
  private:
   std::vector<sdp_line> lines_;  // after v=0
