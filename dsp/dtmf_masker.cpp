@@ -44,6 +44,9 @@ dtmf_masker::dtmf_masker(const dtmf_masker_config& config)
       guard_(config.guard_ms * samples_per_ms),
       hangover_(config.hangover_ms * samples_per_ms) {
   if (auto error = validate(config)) throw std::invalid_argument(*error);
+  // Sized for the longest look-ahead, so that set_lookahead() never allocates.
+  line_.reserve(static_cast<std::size_t>(max_lookahead_ms * samples_per_ms));
+  code_line_.reserve(static_cast<std::size_t>(max_lookahead_ms * samples_per_ms));
   line_.assign(static_cast<std::size_t>(delay_), 0.0f);
   code_line_.assign(static_cast<std::size_t>(delay_), 0);
   const double step = 2 * std::numbers::pi * config.tone_hz / dtmf_receiver::sample_rate_hz;
@@ -142,6 +145,36 @@ float dtmf_masker::mask_sample() noexcept {
   return 0.0f;
 }
 
+namespace {
+
+// Re-lays a circular delay line (oldest sample at `at`) as `length` samples, oldest first at
+// slot 0: silence before the oldest when it grows, the oldest dropped when it shrinks.
+template <class Sample>
+void relay_line(std::vector<Sample>& line, std::size_t at, std::size_t length,
+                Sample silence) noexcept {
+  const std::size_t old_length = line.size();
+  if (old_length != 0) std::rotate(line.begin(), line.begin() + static_cast<long>(at), line.end());
+  if (length > old_length) {
+    line.insert(line.begin(), length - old_length, silence);  // within capacity: no allocation
+  } else {
+    line.erase(line.begin(), line.begin() + static_cast<long>(old_length - length));
+  }
+}
+
+}  // namespace
+
+void dtmf_masker::set_lookahead(int lookahead_ms) noexcept {
+  const int delay = std::clamp(lookahead_ms, 0, max_lookahead_ms) * samples_per_ms;
+  if (delay == delay_) return;
+  const auto length = static_cast<std::size_t>(delay);
+  relay_line(line_, line_at_, length, 0.0f);
+  const std::uint8_t silence_code = code_line_filled_ ? code_line_silence_ : std::uint8_t{0};
+  relay_line(code_line_, line_at_, length, silence_code);
+  line_at_ = 0;
+  delay_ = delay;
+  config_.lookahead_ms = lookahead_ms;
+}
+
 template <class Sample, class Mask>
 void dtmf_masker::run(std::span<const Sample> in, std::span<Sample> out, std::vector<Sample>& line,
                       Mask mask) noexcept {
@@ -170,7 +203,8 @@ void dtmf_masker::process_g711(std::span<const std::uint8_t> in, std::span<std::
                                bool alaw) noexcept {
   const g711_law law = alaw ? g711_law::alaw : g711_law::ulaw;
   if (!code_line_filled_) {
-    std::fill(code_line_.begin(), code_line_.end(), g711_encode(law, std::int16_t{0}));
+    code_line_silence_ = g711_encode(law, std::int16_t{0});
+    std::fill(code_line_.begin(), code_line_.end(), code_line_silence_);
     code_line_filled_ = true;
   }
   run<std::uint8_t>(in, out, code_line_, [this, law] {

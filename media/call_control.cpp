@@ -492,7 +492,7 @@ bencode_value call_control::query(const ng_request& request) const {
   extra.insert("created", c->created);
   extra.insert("last signal", c->last_signal);
   extra.insert("DTMF blocked", c->dtmf.blocked ? 1 : 0);
-  extra.insert("DTMF-security", ng_dtmf_security_name(c->dtmf.mode));
+  if (c->dtmf.mode) extra.insert("DTMF-security", ng_dtmf_security_name(*c->dtmf.mode));
   if (c->dtmf.delay_buffer_ms) extra.insert("delay-buffer", *c->dtmf.delay_buffer_ms);
   extra.insert("tags", std::move(tags));
   return ng_ok_reply(extra);
@@ -533,7 +533,7 @@ bencode_value call_control::block_dtmf(const ng_request& request, bool block) {
   }
   c.dtmf.blocked = true;
   c.dtmf.from = which;
-  c.dtmf.mode = request.dtmf_security().value_or(ng_dtmf_security::silence);
+  c.dtmf.mode = request.dtmf_security();
   c.dtmf.delay_buffer_ms = request.delay_buffer_ms();
   return ng_ok_reply();
 }

@@ -518,4 +518,8 @@ caller_packet caller_stream::process(std::span<std::uint8_t> buffer, std::size_t
   return caller_packet::forward;
 }
 
+void caller_stream::set_lookahead(int lookahead_ms) noexcept {
+  if (!config_.detect_only) masker_.set_lookahead(lookahead_ms);
+}
+
 }  // namespace toneguard::media

@@ -238,7 +238,12 @@ media_plane::masking_state media_plane::masking_of(const call& c) const {
   masking_state m;
   m.on = (c.dtmf.blocked && c.dtmf.from == leg::caller && c.dtmf.mode != ng_dtmf_security::off) ||
          config_.mask_all_calls;
-  m.mode = c.dtmf.blocked ? mode_for(c.dtmf.mode, config_.default_mode) : config_.default_mode;
+  m.mode = c.dtmf.mode ? mode_for(*c.dtmf.mode, config_.default_mode) : config_.default_mode;
+  // A delay-buffer under the leak-free minimum would let the start of a key through.
+  m.lookahead_ms = c.dtmf.delay_buffer_ms
+                       ? static_cast<int>(std::clamp<std::int64_t>(*c.dtmf.delay_buffer_ms,
+                                                                   min_leak_free_delay_ms, 200))
+                       : config_.default_lookahead_ms;
   return m;
 }
 
@@ -268,6 +273,7 @@ void media_plane::apply(const call& c) {
       post(c.call_id, [id = c.call_id, masking](worker_thread& w) {
         if (auto it = w.relayed.find(id); it != w.relayed.end() && it->second->caller) {
           it->second->caller->set_mask_mode(masking.mode);
+          it->second->caller->set_lookahead(masking.lookahead_ms);
           it->second->caller->set_masking(masking.on);
         }
       });
@@ -290,11 +296,7 @@ void media_plane::apply(const call& c) {
                         : 20;
   config.masking = masking.on;
   config.masker.mode = masking.mode;
-  // A delay-buffer under the leak-free minimum would let the start of a key through.
-  config.masker.lookahead_ms = c.dtmf.delay_buffer_ms
-                                   ? static_cast<int>(std::clamp<std::int64_t>(
-                                         *c.dtmf.delay_buffer_ms, min_leak_free_delay_ms, 200))
-                                   : config_.default_lookahead_ms;
+  config.masker.lookahead_ms = masking.lookahead_ms;
 
   std::optional<caller_stream_config> agent_config;
   if (config_.detect_agent_dtmf) {
@@ -328,7 +330,14 @@ void media_plane::apply(const call& c) {
     rtp->latch = rtcp->latch = l.symmetric;
     rtp->strict_source = rtcp->strict_source = l.strict_source || config_.strict_source;
   }
+  // RTCP rides the RTP pair only when both legs multiplex it; otherwise an RTCP pair on the
+  // ports above carries it, and a leg that multiplexes alone has its RTCP sent on to the
+  // other side's RTCP port.
   const bool rtcp_mux = c.caller.rtcp_mux && c.agent.rtcp_mux;
+  if (!rtcp_mux && c.caller.rtcp_mux != c.agent.rtcp_mux) {
+    relay_side& plain = c.caller.rtcp_mux ? agent_rtp : caller_rtp;
+    plain.rtcp_remote = c.caller.rtcp_mux ? agent_rtcp.remote : caller_rtcp.remote;
+  }
   struct keys {
     bool srtp = false;
     std::optional<sdes_key> remote, local;

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "toneguard/media/rtp.h"
+
 namespace toneguard::media {
 
 result<udp_endpoint> udp_endpoint::from(std::string_view address, std::uint16_t port) {
@@ -49,8 +51,9 @@ bool udp_endpoint::operator==(const udp_endpoint& other) const noexcept {
 struct relay_worker::side {
   int fd = -1;
   std::uint16_t port = 0;
-  std::optional<udp_endpoint> remote;  // where this side's peer is
-  bool latch = true;                   // not yet latched, and allowed to
+  std::optional<udp_endpoint> remote;       // where this side's peer is
+  std::optional<udp_endpoint> rtcp_remote;  // RTCP to it, when it does not multiplex
+  bool latch = true;                        // not yet latched, and allowed to
   bool strict_source = false;
   packet_filter* filter = nullptr;  // packets this side sends
   std::int64_t last_received_ms = -1;
@@ -101,6 +104,7 @@ result<int> relay_worker::add_pair(std::string_view local_address, const relay_s
   auto open_side = [&](side& s, const relay_side& config,
                        bool agent_side) -> std::optional<std::string> {
     s.remote = config.remote;
+    s.rtcp_remote = config.rtcp_remote;
     s.latch = config.latch;
     s.strict_source = config.strict_source;
     s.filter = config.filter;
@@ -251,8 +255,14 @@ void relay_worker::relay_from(pair& p, bool from_caller) noexcept {
       sending[count] = {};
       sending[count].msg_hdr.msg_iov = &sending_iov[count];
       sending[count].msg_hdr.msg_iovlen = 1;
-      sending[count].msg_hdr.msg_name = &out.remote->address;
-      sending[count].msg_hdr.msg_namelen = out.remote->length;
+      const udp_endpoint* to = &*out.remote;
+      if (out.rtcp_remote &&
+          classify_muxed(std::span<const std::uint8_t>(buffers_[static_cast<std::size_t>(i)].data(),
+                                                       length)) == mux_kind::rtcp) {
+        to = &*out.rtcp_remote;
+      }
+      sending[count].msg_hdr.msg_name = const_cast<sockaddr_storage*>(&to->address);
+      sending[count].msg_hdr.msg_namelen = to->length;
       ++count;
     }
     if (count > 0) {

@@ -239,5 +239,37 @@ TEST(dtmf_masker, g711_codes_pass_bit_exact_and_keys_are_masked_with_zero_leak) 
   }
 }
 
+// A delay buffer changed mid-stream: longer puts silence in for the difference, shorter
+// skips the oldest delayed samples; either way the output then lags by the new look-ahead,
+// and keys after the change are masked with zero leak.
+TEST(dtmf_masker, the_lookahead_can_change_mid_stream_without_leaking) {
+  signal_builder b;
+  b.tone(440, 300, -20).dtmf('8', 80, {-8.0f}).tone(440, 300, -20).dtmf('1', 80, {-8.0f});
+  b.tone(440, 300, -20);
+  const std::vector<float> audio = b.audio();
+  for (const int to_ms : {30, 10}) {
+    dtmf_receiver receiver;
+    dtmf_masker masker;  // 15 ms
+    std::vector<float> out(audio.size());
+    for (std::size_t i = 0; i < audio.size(); i += 160) {
+      if (i == 1600) masker.set_lookahead(to_ms);  // 200 ms in, before the first key
+      const std::size_t n = std::min<std::size_t>(160, audio.size() - i);
+      receiver.process(std::span(audio).subspan(i, n), masker);
+      masker.process(std::span(audio).subspan(i, n), std::span(out).subspan(i, n));
+    }
+    EXPECT_EQ(masker.lookahead_samples(), to_ms * 8);
+    EXPECT_EQ(masker.leaked_samples(), 0) << to_ms;
+    EXPECT_TRUE(scan_for_dtmf_leaks(out).empty()) << to_ms;
+    // After the change, the 440 Hz stretch before the first key is the input delayed by
+    // exactly the new look-ahead.
+    const std::size_t d = static_cast<std::size_t>(to_ms) * 8;
+    for (std::size_t i = 1760; i < 2300; ++i) ASSERT_EQ(out[i], audio[i - d]) << to_ms << " " << i;
+    if (to_ms == 30) {
+      // Growing by 15 ms put 120 samples of silence in at the change.
+      for (std::size_t i = 1600; i < 1720; ++i) EXPECT_EQ(out[i], 0.0f) << i;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace toneguard::dsp

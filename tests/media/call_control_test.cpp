@@ -306,10 +306,10 @@ TEST_F(call_control_test, BlockAndUnblockDtmf) {
   EXPECT_EQ(reason(control.handle(request({{"call-id", "c"}, {"command", "unblock DTMF"}}))), "ok");
   EXPECT_FALSE(control.find("c")->dtmf.blocked);
 
-  // Defaults: the caller's leg, silence, the daemon's delay.
+  // Defaults: the caller's leg, the daemon's masking kind and delay.
   EXPECT_EQ(reason(control.handle(request({{"call-id", "c"}, {"command", "block DTMF"}}))), "ok");
   EXPECT_TRUE(c->dtmf.blocked);
-  EXPECT_EQ(c->dtmf.mode, ng_dtmf_security::silence);
+  EXPECT_FALSE(c->dtmf.mode);
   EXPECT_FALSE(c->dtmf.delay_buffer_ms);
 
   EXPECT_EQ(reason(control.handle(request({{"call-id", "c"},
@@ -342,7 +342,7 @@ TEST_F(call_control_test, ListAndQuery) {
   EXPECT_EQ(reason(q), "ok");
   EXPECT_EQ(q.integer_at("created"), 222);
   EXPECT_EQ(q.integer_at("DTMF blocked"), 0);
-  EXPECT_EQ(*q.string_at("DTMF-security"), "silence");
+  EXPECT_FALSE(q.string_at("DTMF-security"));  // not given: the daemon default applies
   EXPECT_EQ(q.find("delay-buffer"), nullptr);
   const bencode_dictionary* tags = q.dictionary_at("tags");
   ASSERT_NE(tags, nullptr);
@@ -918,7 +918,7 @@ TEST_F(call_control_test, BlockDtmfFlagMasksFromTheStart) {
   reply_sdp(control.handle(
       answer_with("d2", "ft", "tt", agent_sdp, {{"flags", bencode_list{"block-dtmf"}}})));
   EXPECT_TRUE(control.find("d2")->dtmf.blocked);
-  EXPECT_EQ(control.find("d2")->dtmf.mode, ng_dtmf_security::silence);
+  EXPECT_FALSE(control.find("d2")->dtmf.mode);  // the daemon's default kind
 }
 
 TEST_F(call_control_test, QueryShowsLastSignalLabelProtocolAndSuite) {

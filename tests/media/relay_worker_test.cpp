@@ -242,5 +242,31 @@ TEST(relay_worker, activity_records_when_each_side_was_last_heard) {
   EXPECT_EQ(next.value(), id.value());
 }
 
+// rtcp-mux on the caller's leg only: RTCP the caller multiplexes onto RTP goes to the
+// agent's RTCP port, RTP still to its RTP port.
+TEST(relay_worker, muxed_rtcp_goes_to_the_rtcp_port_of_a_side_that_does_not_mux) {
+  peer caller, agent_rtp, agent_rtcp;
+  relay_worker worker;
+  relay_side agent_side =
+      side_with(nullptr, udp_endpoint::from("127.0.0.1", agent_rtp.port()).value());
+  agent_side.latch = false;
+  agent_side.rtcp_remote = udp_endpoint::from("127.0.0.1", agent_rtcp.port()).value();
+  const auto id = worker.add_pair("127.0.0.1", side_with(), agent_side);
+  ASSERT_TRUE(id.ok());
+  const auto caller_port = worker.ports(id.value())->first;
+  const std::vector<std::uint8_t> rtp{0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xFF};
+  const std::vector<std::uint8_t> receiver_report{0x80, 201, 0, 1, 0, 0, 0, 7};
+  caller.send_to(caller_port, rtp);
+  caller.send_to(caller_port, receiver_report);
+  worker.poll_once(1000);
+  const auto got_rtp = agent_rtp.receive(1000);
+  ASSERT_TRUE(got_rtp.has_value());
+  EXPECT_EQ(*got_rtp, std::string(rtp.begin(), rtp.end()));
+  const auto got_rtcp = agent_rtcp.receive(1000);
+  ASSERT_TRUE(got_rtcp.has_value());
+  EXPECT_EQ(*got_rtcp, std::string(receiver_report.begin(), receiver_report.end()));
+  EXPECT_FALSE(agent_rtp.receive(100).has_value());
+}
+
 }  // namespace
 }  // namespace toneguard::media

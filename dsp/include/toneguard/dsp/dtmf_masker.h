@@ -74,8 +74,14 @@ class dtmf_masker final : public dtmf_listener {
                     bool alaw) noexcept;
 
   /// What replaces masked audio from the next output sample on (e.g. a later `block DTMF`
-  /// asks for another kind). The look-ahead cannot change: the stream's timing would bend.
+  /// asks for another kind).
   void set_mode(mask_mode mode) noexcept { config_.mode = mode; }
+
+  /// Changes the look-ahead (clamped to [0, max_lookahead_ms]) as a delay buffer does: a
+  /// longer one puts silence into the output for the difference, a shorter one skips the
+  /// oldest delayed samples (a skipped key is never heard, so it is not a leak). Positions
+  /// and spans keep their meaning. Does not allocate (the line is sized for the maximum).
+  void set_lookahead(int lookahead_ms) noexcept;
   [[nodiscard]] mask_mode mode() const noexcept { return config_.mode; }
 
   /// Ends every masked span at the current input position and forgets what is on (masking
@@ -116,6 +122,7 @@ class dtmf_masker final : public dtmf_listener {
   std::vector<float> line_;              // the delay line, delay_ samples, circular
   std::vector<std::uint8_t> code_line_;  // the same for G.711 codes
   bool code_line_filled_ = false;        // with silence codes of the stream's law
+  std::uint8_t code_line_silence_ = 0;   // that law's silence code
   std::size_t line_at_ = 0;              // next slot to read and overwrite
   std::int64_t in_position_ = 0;         // input samples taken
   std::array<span_of_stream, 8> spans_{};

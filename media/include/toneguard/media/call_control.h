@@ -180,8 +180,8 @@ struct dtmf_masking {
   /// the "block-dtmf" flag, since toneguard masks the caller-to-agent direction).
   leg from = leg::caller;
   /// The `DTMF-security` mode of the last `block DTMF`, or of the last offer/answer that gave
-  /// the key (silence when never given).
-  ng_dtmf_security mode = ng_dtmf_security::silence;
+  /// the key; nullopt: the daemon's default (`--dtmf-security`).
+  std::optional<ng_dtmf_security> mode;
   /// The `delay-buffer` of the last `block DTMF`, or of the last offer/answer that gave the
   /// key, in ms; nullopt: the daemon's default.
   std::optional<std::int64_t> delay_buffer_ms;

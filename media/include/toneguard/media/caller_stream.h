@@ -137,6 +137,10 @@ class caller_stream {
   void set_masking(bool on) noexcept;
   /// What replaces masked audio from now on (a later `block DTMF` with another kind); the
   /// look-ahead stays. G.711 only (nothing is synthesized otherwise).
+  /// Changes the look-ahead toward the agent, ms (a later `block DTMF` with a delay-buffer):
+  /// a longer one puts silence into the agent's audio for the difference, a shorter one skips
+  /// that much of the delayed audio. Ignored in detect-only streams.
+  void set_lookahead(int lookahead_ms) noexcept;
   void set_mask_mode(dsp::mask_mode mode) noexcept { masker_.set_mode(mode); }
 
   /// Masking is on (always false in detect-only mode).

@@ -104,6 +104,7 @@ class media_plane {
   struct masking_state {
     bool on = false;
     dsp::mask_mode mode = dsp::mask_mode::silence;
+    int lookahead_ms = 15;
     friend bool operator==(const masking_state&, const masking_state&) = default;
   };
   void post(const std::string& call_id, std::function<void(worker_thread&)> command);

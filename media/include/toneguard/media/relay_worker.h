@@ -59,6 +59,9 @@ struct relay_side {
   /// Symmetric RTP: the source of the first packet this side sends becomes its remote (once),
   /// so media reaches endpoints behind NAT. False ("asymmetric"): `remote` is kept.
   bool latch = true;
+  /// Where RTCP that arrives multiplexed on the other side's RTP socket goes, when this side
+  /// does not multiplex (rtcp-mux on one leg only); nullopt: with the RTP.
+  std::optional<udp_endpoint> rtcp_remote;
   /// Drops packets whose source is not the remote (once the remote is known), e.g. from a
   /// third party spraying the port.
   bool strict_source = false;
