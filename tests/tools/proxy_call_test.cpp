@@ -159,4 +159,44 @@ TEST(proxy_call, a_blocked_key_never_reaches_the_agent_through_the_daemon) {
   EXPECT_FALSE(agent.receive(200).has_value());
 }
 
+// A call nobody sends media on ends after --timeout: the daemon deletes it as an ng delete
+// would (ports released, the call gone from query) and counts it.
+TEST(proxy_call, a_silent_call_is_ended_by_the_timeout) {
+  std::mt19937 rng(static_cast<unsigned>(::getpid()) + 7);
+  const int port_min = 42000 + 2 * static_cast<int>(rng() % 4000);
+  daemon_process daemon({"--listen-ng", "127.0.0.1:0", "--port-min", std::to_string(port_min),
+                         "--port-max", std::to_string(port_min + 99), "--timeout", "1"});
+  ASSERT_TRUE(daemon.wait_for_log("msg=listening", 5000ms)) << daemon.err();
+  const std::uint16_t ng_port = listening_port(daemon.err());
+  udp_peer control, caller, agent;
+  using toneguard::media::bencode_dictionary;
+  using toneguard::media::bencode_value;
+  bencode_dictionary offer;
+  offer.set("command", bencode_value(std::string("offer")));
+  offer.set("call-id", bencode_value(std::string("quiet-call")));
+  offer.set("from-tag", bencode_value(std::string("ft")));
+  offer.set("sdp",
+            bencode_value(sdp_for(caller.port(), static_cast<std::uint16_t>(caller.port() + 1))));
+  ASSERT_GE(reply_port(ng(control, ng_port, "t1", offer)), port_min);
+  bencode_dictionary answer;
+  answer.set("command", bencode_value(std::string("answer")));
+  answer.set("call-id", bencode_value(std::string("quiet-call")));
+  answer.set("from-tag", bencode_value(std::string("ft")));
+  answer.set("to-tag", bencode_value(std::string("tt")));
+  answer.set("sdp",
+             bencode_value(sdp_for(agent.port(), static_cast<std::uint16_t>(agent.port() + 1))));
+  ASSERT_GE(reply_port(ng(control, ng_port, "t2", answer)), port_min);
+  ASSERT_TRUE(daemon.wait_for_log("msg=relaying", 5000ms)) << daemon.err();
+
+  ASSERT_TRUE(daemon.wait_for_log("msg=\"call ended\"", 5000ms)) << daemon.err();
+  EXPECT_NE(daemon.err().find("reason=timeout"), std::string::npos) << daemon.err();
+  bencode_dictionary query;
+  query.set("command", bencode_value(std::string("query")));
+  query.set("call-id", bencode_value(std::string("quiet-call")));
+  EXPECT_NE(ng(control, ng_port, "t3", query).find("Unknown call-id"), std::string::npos);
+  daemon.signal(SIGTERM);
+  EXPECT_TRUE(daemon.wait_for_log("msg=stopped", 5000ms)) << daemon.err();
+  EXPECT_NE(daemon.err().find("calls-timed-out=1"), std::string::npos) << daemon.err();
+}
+
 }  // namespace
