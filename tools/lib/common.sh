@@ -13,6 +13,7 @@ TONEGUARD_PACKAGES=(
   libliquid-dev libspandsp-dev
   libboost1.81-dev libtomlplusplus-dev libyaml-cpp-dev
   libsrtp2-dev libssl-dev
+  rtpengine-utils
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   libgstreamer1.0-dev
   asterisk-core-sounds-en-wav asterisk-moh-opsound-wav
