@@ -89,13 +89,13 @@ struct media_plane::worker_thread {
   std::mutex queue_mutex;
   std::deque<std::function<void(worker_thread&)>> queue;
   std::atomic<bool> queued{false};
-  // Published by the thread once per poll, read by totals().
+  // Published by the thread every 200 ms and when it stops, read by totals().
   std::atomic<std::uint64_t> calls{0}, received{0}, forwarded{0}, dropped{0}, malformed{0},
       srtp_failures{0}, timed_out{0};
   std::atomic<std::int64_t> leaked_samples{0};
   std::uint64_t ended_malformed = 0, ended_srtp_failures = 0;  // of calls already removed
   std::int64_t ended_leaked = 0;
-  std::int64_t next_timeout_check_ms = 0;
+  std::int64_t next_housekeeping_ms = 0;  // timeouts and counters are due
   std::thread thread;
 };
 
@@ -148,26 +148,16 @@ void media_plane::run_worker(worker_thread& w) {
       }
       for (auto& command : commands) command(w);
     }
-    check_timeouts(w);
-    const relay_stats& s = w.worker.stats();
-    std::uint64_t malformed = w.ended_malformed, srtp_failures = w.ended_srtp_failures;
-    std::int64_t leaked = w.ended_leaked;
-    for (const auto& [id, call] : w.relayed) {
-      malformed += call->counters.malformed;
-      srtp_failures += call->counters.srtp_failures;
-      if (call->caller) {
-        malformed += call->caller->stats().malformed;
-        leaked += call->caller->leaked_samples();
-      }
+    // Per-call work, a few times a second rather than after every wake-up: with thousands
+    // of calls a worker wakes for nearly every batch.
+    const std::int64_t now = relay_worker::monotonic_ms();
+    if (now >= w.next_housekeeping_ms) {
+      w.next_housekeeping_ms = now + 200;
+      check_timeouts(w, now);
+      publish_counters(w);
     }
-    w.calls.store(w.relayed.size(), std::memory_order_relaxed);
-    w.received.store(s.received, std::memory_order_relaxed);
-    w.forwarded.store(s.forwarded, std::memory_order_relaxed);
-    w.dropped.store(s.no_remote + s.wrong_source + s.send_failed, std::memory_order_relaxed);
-    w.malformed.store(malformed, std::memory_order_relaxed);
-    w.srtp_failures.store(srtp_failures, std::memory_order_relaxed);
-    w.leaked_samples.store(leaked, std::memory_order_relaxed);
   }
+  publish_counters(w);
   for (auto& [id, relayed] : w.relayed) {
     w.worker.remove_pair(relayed->pair);
     w.worker.remove_pair(relayed->rtcp_pair);
@@ -175,10 +165,28 @@ void media_plane::run_worker(worker_thread& w) {
   w.relayed.clear();
 }
 
-void media_plane::check_timeouts(worker_thread& w) {
-  const std::int64_t now = relay_worker::monotonic_ms();
-  if (now < w.next_timeout_check_ms) return;
-  w.next_timeout_check_ms = now + 200;
+void media_plane::publish_counters(worker_thread& w) {
+  const relay_stats& s = w.worker.stats();
+  std::uint64_t malformed = w.ended_malformed, srtp_failures = w.ended_srtp_failures;
+  std::int64_t leaked = w.ended_leaked;
+  for (const auto& [id, call] : w.relayed) {
+    malformed += call->counters.malformed;
+    srtp_failures += call->counters.srtp_failures;
+    if (call->caller) {
+      malformed += call->caller->stats().malformed;
+      leaked += call->caller->leaked_samples();
+    }
+  }
+  w.calls.store(w.relayed.size(), std::memory_order_relaxed);
+  w.received.store(s.received, std::memory_order_relaxed);
+  w.forwarded.store(s.forwarded, std::memory_order_relaxed);
+  w.dropped.store(s.no_remote + s.wrong_source + s.send_failed, std::memory_order_relaxed);
+  w.malformed.store(malformed, std::memory_order_relaxed);
+  w.srtp_failures.store(srtp_failures, std::memory_order_relaxed);
+  w.leaked_samples.store(leaked, std::memory_order_relaxed);
+}
+
+void media_plane::check_timeouts(worker_thread& w, std::int64_t now) {
   if (!on_ended_ || (config_.timeout_s <= 0 && config_.final_timeout_s <= 0)) return;
   for (auto& [id, call] : w.relayed) {
     if (call->ended) continue;
@@ -203,12 +211,6 @@ void media_plane::check_timeouts(worker_thread& w) {
 
 std::size_t media_plane::worker_of(const std::string& call_id) const noexcept {
   return std::hash<std::string>{}(call_id) % workers_.size();
-}
-
-std::uint64_t media_plane::forwarded() const noexcept {
-  std::uint64_t total = 0;
-  for (const auto& w : workers_) total += w->forwarded.load(std::memory_order_relaxed);
-  return total;
 }
 
 media_totals media_plane::totals() const noexcept {

@@ -54,7 +54,7 @@ struct media_plane_config {
 };
 
 /// Totals over all workers (any thread; each value is read atomically, the set is not one
-/// instant). Counters only grow.
+/// instant; workers publish theirs every 200 ms). Counters only grow.
 struct media_totals {
   std::uint64_t calls = 0;          ///< calls relayed now
   std::uint64_t received = 0;       ///< datagrams received
@@ -87,8 +87,6 @@ class media_plane {
   /// The call was deleted (control thread).
   void remove(const std::string& call_id);
 
-  /// Forwarded packets so far, all workers (any thread; approximate while running).
-  [[nodiscard]] std::uint64_t forwarded() const noexcept;
   /// Counters over all workers (any thread).
   [[nodiscard]] media_totals totals() const noexcept;
   /// Number of worker threads.
@@ -109,7 +107,8 @@ class media_plane {
   };
   void post(const std::string& call_id, std::function<void(worker_thread&)> command);
   void run_worker(worker_thread& w);
-  void check_timeouts(worker_thread& w);
+  void check_timeouts(worker_thread& w, std::int64_t now_ms);
+  static void publish_counters(worker_thread& w);
   [[nodiscard]] masking_state masking_of(const call& c) const;
 
   media_plane_config config_;
