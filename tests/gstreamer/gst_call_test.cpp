@@ -172,27 +172,6 @@ std::size_t count_of(const std::string& text, const std::string& needle) {
   return n;
 }
 
-// The first port of `count` consecutive UDP ports on 127.0.0.1 that nobody holds now (other
-// tests run alongside), or 0.
-int free_port_range(int count) {
-  std::mt19937 rng(std::random_device{}());
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    const int base = 20000 + 2 * static_cast<int>(rng() % 6000);
-    bool free = true;
-    for (int p = base; p < base + count && free; ++p) {
-      const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      a.sin_port = htons(static_cast<std::uint16_t>(p));
-      free = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-      ::close(fd);
-    }
-    if (free) return base;
-  }
-  return 0;
-}
-
 // Lines of `log` that hold both `a` and `b`.
 std::size_t lines_with(const std::string& log, const std::string& a, const std::string& b) {
   std::size_t n = 0, begin = 0;
@@ -277,7 +256,7 @@ void run_call(const call_options& o, call_result& result) {
           .has_value());
 
   // The daemon, on a port range of its own.
-  const int port_min = free_port_range(100);
+  const int port_min = toneguard::testing::free_port_range(100);
   ASSERT_GT(port_min, 0) << "no free range of 100 UDP ports on loopback";
   daemon_process daemon({"--listen-ng", "127.0.0.1:0", "--port-min", std::to_string(port_min),
                          "--port-max", std::to_string(port_min + 99)});

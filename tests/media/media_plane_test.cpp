@@ -55,8 +55,8 @@ TEST(media_plane, calls_are_pinned_to_workers_and_relayed_on_each) {
     used.insert(plane.worker_of(ids.back()));
   }
   ASSERT_EQ(used.size(), 2u);
-  // A range apart from proxy_call's (42000-50100), for CTest running both at once.
-  const std::uint16_t base = static_cast<std::uint16_t>(52000 + 4 * (::getpid() % 1500));
+  // A range nobody holds, 4 ports per call.
+  const std::uint16_t base = static_cast<std::uint16_t>(::toneguard::testing::free_port_range(256));
   std::vector<std::unique_ptr<peer>> callers, agents;
   for (std::size_t i = 0; i < ids.size(); ++i) {
     callers.push_back(std::make_unique<peer>());
@@ -87,7 +87,7 @@ TEST(media_plane, a_call_without_g711_is_still_relayed) {
   media_plane plane(media_plane_config{}, sink);
   peer caller, agent;
   call c = answered_call("opus-call", 0, 0, caller, agent);
-  const std::uint16_t base = static_cast<std::uint16_t>(58100 + 4 * (::getpid() % 500));
+  const std::uint16_t base = static_cast<std::uint16_t>(::toneguard::testing::free_port_range(4));
   c.caller.local_rtp_port = base;
   c.agent.local_rtp_port = static_cast<std::uint16_t>(base + 2);
   c.caller.g711.clear();
@@ -115,7 +115,7 @@ TEST(media_plane, silent_calls_time_out_and_busy_ones_do_not) {
     ended.push_back(id + ":" + std::string(reason));
   });
   peer silent_caller, silent_agent, busy_caller, busy_agent;
-  const std::uint16_t base = static_cast<std::uint16_t>(56100 + 8 * (::getpid() % 200));
+  const std::uint16_t base = static_cast<std::uint16_t>(::toneguard::testing::free_port_range(8));
   plane.apply(answered_call("silent", base, static_cast<std::uint16_t>(base + 2), silent_caller,
                             silent_agent));
   plane.apply(answered_call("busy", static_cast<std::uint16_t>(base + 4),
@@ -136,7 +136,7 @@ TEST(media_plane, totals_count_what_the_workers_relayed) {
   no_keys sink;
   media_plane plane(media_plane_config{}, sink);
   peer caller, agent;
-  const std::uint16_t base = static_cast<std::uint16_t>(57100 + 4 * (::getpid() % 200));
+  const std::uint16_t base = static_cast<std::uint16_t>(::toneguard::testing::free_port_range(4));
   plane.apply(answered_call("counted", base, static_cast<std::uint16_t>(base + 2), caller, agent));
   const std::vector<std::uint8_t> packet{0x80, 0x00, 0x00, 0x01, 0, 0,    0,
                                          0,    0,    0,    0,    9, 0xFF, 0xFF};

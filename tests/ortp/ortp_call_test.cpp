@@ -198,26 +198,7 @@ class ortp_call_fixture {
     return s;
   }
 
-  // A range of 100 ports nobody holds now (other tests run alongside).
-  static int pick_port_min() {
-    std::mt19937 rng(static_cast<unsigned>(::getpid()) ^ std::random_device{}());
-    for (int attempt = 0; attempt < 50; ++attempt) {
-      const int base = 20000 + 2 * static_cast<int>(rng() % 6000);
-      bool free = true;
-      for (int p = base; p < base + 100 && free; ++p) {
-        const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        a.sin_port = htons(static_cast<std::uint16_t>(p));
-        free = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-        ::close(fd);
-      }
-      if (free) return base;
-    }
-    return 30000;
-  }
-  int port_min_ = pick_port_min();
+  int port_min_ = toneguard::testing::free_port_range(100);
   daemon_process daemon_;
   udp_peer control_;
   RtpProfile* profile_ = nullptr;

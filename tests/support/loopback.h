@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <random>
 #include <span>
 #include <string>
 #include <string_view>
@@ -22,6 +23,28 @@ namespace toneguard::testing {
 
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
+
+// The first (even) port of `count` consecutive UDP ports on 127.0.0.1 that nobody holds now,
+// below the kernel's ephemeral range (so udp_peer sockets never land in it); 0 when none was
+// found. Other tests run alongside, so a range is only likely to stay free.
+inline int free_port_range(int count) {
+  std::mt19937 rng(static_cast<unsigned>(::getpid()) ^ std::random_device{}());
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    const int base = 20000 + 2 * static_cast<int>(rng() % 6000);
+    bool free = true;
+    for (int p = base; p < base + count && free; ++p) {
+      const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      a.sin_port = htons(static_cast<std::uint16_t>(p));
+      free = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+      ::close(fd);
+    }
+    if (free) return base;
+  }
+  return 0;
+}
 
 // A UDP socket bound to 127.0.0.1 on a port the kernel chooses.
 class udp_peer {

@@ -66,9 +66,8 @@ std::vector<std::uint8_t> pcmu_packet(std::uint16_t seq, std::uint32_t ts,
 }
 
 TEST(proxy_call, a_blocked_key_never_reaches_the_agent_through_the_daemon) {
-  // A port range of its own, away from other tests.
-  std::mt19937 rng(static_cast<unsigned>(::getpid()));
-  const int port_min = 42000 + 2 * static_cast<int>(rng() % 4000);
+  const int port_min = toneguard::testing::free_port_range(100);
+  ASSERT_GT(port_min, 0);
   daemon_process daemon({"--listen-ng", "127.0.0.1:0", "--port-min", std::to_string(port_min),
                          "--port-max", std::to_string(port_min + 99)});
   ASSERT_TRUE(daemon.wait_for_log("msg=listening", 5000ms)) << daemon.err();
@@ -162,8 +161,8 @@ TEST(proxy_call, a_blocked_key_never_reaches_the_agent_through_the_daemon) {
 // A call nobody sends media on ends after --timeout: the daemon deletes it as an ng delete
 // would (ports released, the call gone from query) and counts it.
 TEST(proxy_call, a_silent_call_is_ended_by_the_timeout) {
-  std::mt19937 rng(static_cast<unsigned>(::getpid()) + 7);
-  const int port_min = 42000 + 2 * static_cast<int>(rng() % 4000);
+  const int port_min = toneguard::testing::free_port_range(100);
+  ASSERT_GT(port_min, 0);
   daemon_process daemon({"--listen-ng", "127.0.0.1:0", "--port-min", std::to_string(port_min),
                          "--port-max", std::to_string(port_min + 99), "--timeout", "1"});
   ASSERT_TRUE(daemon.wait_for_log("msg=listening", 5000ms)) << daemon.err();
