@@ -283,17 +283,24 @@ std::uint32_t caller_stream::sender_offset_of(std::uint16_t receiver_seq) const 
 
 // --- RTCP ---------------------------------------------------------------------------------------
 
-bool caller_stream::translate_rtcp_to_agent(std::span<std::uint8_t> packet,
-                                            std::size_t length) noexcept {
-  const auto datagram = packet.first(std::min(length, packet.size()));
+std::optional<rtcp_compound_view> caller_stream::checked_rtcp(
+    std::span<const std::uint8_t> datagram) noexcept {
   const auto parsed = parse_rtcp_compound(datagram);
   if (!parsed.ok()) {
     ++stats_.rtcp_malformed;
-    return false;
+    return std::nullopt;
   }
+  return parsed.compound;
+}
+
+bool caller_stream::translate_rtcp_to_agent(std::span<std::uint8_t> packet,
+                                            std::size_t length) noexcept {
+  const auto datagram = packet.first(std::min(length, packet.size()));
+  const auto compound = checked_rtcp(datagram);
+  if (!compound) return false;
   if (!have_ssrc_ || (packets_removed_ == 0 && octets_added_ == 0)) return true;
   bool changed = false;
-  for (const rtcp_packet_view p : parsed.compound) {
+  for (const rtcp_packet_view p : *compound) {
     if (p.type != static_cast<std::uint8_t>(rtcp_type::sr) || p.sender_ssrc() != ssrc_) continue;
     const rtcp_sender_info info = p.sender_info();
     changed = set_rtcp_sender_counts(datagram, p.offset, info.packet_count - packets_removed_,
@@ -307,14 +314,11 @@ bool caller_stream::translate_rtcp_to_agent(std::span<std::uint8_t> packet,
 bool caller_stream::translate_rtcp_to_caller(std::span<std::uint8_t> packet,
                                              std::size_t length) noexcept {
   const auto datagram = packet.first(std::min(length, packet.size()));
-  const auto parsed = parse_rtcp_compound(datagram);
-  if (!parsed.ok()) {
-    ++stats_.rtcp_malformed;
-    return false;
-  }
+  const auto compound = checked_rtcp(datagram);
+  if (!compound) return false;
   if (!have_ssrc_ || (retired_drops_ == 0 && drop_count_ == 0 && gap_drops_ == 0)) return true;
   bool changed = false;
-  for (const rtcp_packet_view p : parsed.compound) {
+  for (const rtcp_packet_view p : *compound) {
     for (std::size_t i = 0; i < p.report_block_count(); ++i) {
       const rtcp_report_block block = p.report_block(i);
       if (block.ssrc != ssrc_) continue;

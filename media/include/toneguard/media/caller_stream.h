@@ -28,6 +28,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -161,6 +162,8 @@ class caller_stream {
   [[nodiscard]] bool any_key_on() const noexcept;
   [[nodiscard]] std::int64_t stream_ms(std::uint32_t timestamp) const noexcept;
   bool renumber(std::span<std::uint8_t> buffer, std::uint16_t seq) noexcept;
+  // The compound packet, or nullopt (counted as malformed) when it is not valid RTCP.
+  std::optional<rtcp_compound_view> checked_rtcp(std::span<const std::uint8_t> datagram) noexcept;
   caller_packet process_g711(std::span<std::uint8_t> buffer, std::size_t& length, bool newest,
                              const rtp_view& packet) noexcept;
 
