@@ -1,5 +1,10 @@
 #include "toneguard/media/media_plane.h"
 
+#include <unistd.h>
+
+#include <initializer_list>
+
+#include "toneguard/media/bound_ports.h"
 #include "toneguard/media/log.h"
 #include "toneguard/media/rtp.h"
 #include "toneguard/media/srtp.h"
@@ -336,6 +341,10 @@ void media_plane::apply(const call& c) {
   // ports above carries it, and a leg that multiplexes alone has its RTCP sent on to the
   // other side's RTCP port.
   const bool rtcp_mux = c.caller.rtcp_mux && c.agent.rtcp_mux;
+  if (config_.sockets != nullptr) {
+    for (relay_side* side : {&caller_rtp, &agent_rtp, &caller_rtcp, &agent_rtcp})
+      side->fd = config_.sockets->take(side->port);
+  }
   if (!rtcp_mux && c.caller.rtcp_mux != c.agent.rtcp_mux) {
     relay_side& plain = c.caller.rtcp_mux ? agent_rtp : caller_rtp;
     plain.rtcp_remote = c.caller.rtcp_mux ? agent_rtcp.remote : caller_rtcp.remote;
@@ -349,8 +358,16 @@ void media_plane::apply(const call& c) {
 
   post(c.call_id, [this, id = c.call_id, config, agent_config, caller_rtp, agent_rtp, caller_rtcp,
                    agent_rtcp, rtcp_mux, caller_keys, agent_keys](worker_thread& w) mutable {
+    // Sockets bound since the offer that no relay pair has adopted yet: closed on refusal.
+    auto close_unadopted = [](std::initializer_list<relay_side*> sides) {
+      for (relay_side* side : sides) {
+        if (side->fd >= 0) ::close(side->fd);
+        side->fd = -1;
+      }
+    };
     auto refuse = [&](const std::string& why) {
       log_event(log_level::error, "call media refused", {{"call-id", id}, {"error", why}});
+      close_unadopted({&caller_rtp, &agent_rtp, &caller_rtcp, &agent_rtcp});
     };
     auto r = std::make_unique<relayed_call>();
     try {
@@ -396,12 +413,15 @@ void media_plane::apply(const call& c) {
     agent_rtcp.filter = &r->rtcp_from_agent;
 
     auto pair = w.worker.add_pair(config_.local_address, caller_rtp, agent_rtp);
+    caller_rtp.fd = agent_rtp.fd = -1;  // adopted (or closed) by add_pair
     if (!pair.ok()) {
       refuse(pair.error_message());
       return;
     }
     r->pair = pair.value();
-    if (!rtcp_mux) {
+    if (rtcp_mux) {
+      close_unadopted({&caller_rtcp, &agent_rtcp});
+    } else {
       auto rtcp = w.worker.add_pair(config_.local_address, caller_rtcp, agent_rtcp);
       if (rtcp.ok()) {
         r->rtcp_pair = rtcp.value();

@@ -108,14 +108,21 @@ result<int> relay_worker::add_pair(std::string_view local_address, const relay_s
     s.latch = config.latch;
     s.strict_source = config.strict_source;
     s.filter = config.filter;
-    auto local = udp_endpoint::from(local_address, config.port);
-    if (!local) return local.error_message();
-    s.fd = ::socket(local.value().address.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (s.fd < 0) return std::string("socket: ") + std::strerror(errno);
-    if (::bind(s.fd, reinterpret_cast<const sockaddr*>(&local.value().address),
-               local.value().length) != 0) {
-      return "bind " + std::string(local_address) + " port " + std::to_string(config.port) + ": " +
-             std::strerror(errno);
+    if (s.fd >= 0) {
+      // Bound since the offer: what arrived before anyone could be sent it is stale.
+      std::uint8_t stale[1];
+      while (::recv(s.fd, stale, sizeof stale, MSG_DONTWAIT | MSG_TRUNC) >= 0) ++stats_.no_remote;
+    } else {
+      auto local = udp_endpoint::from(local_address, config.port);
+      if (!local) return local.error_message();
+      s.fd =
+          ::socket(local.value().address.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (s.fd < 0) return std::string("socket: ") + std::strerror(errno);
+      if (::bind(s.fd, reinterpret_cast<const sockaddr*>(&local.value().address),
+                 local.value().length) != 0) {
+        return "bind " + std::string(local_address) + " port " + std::to_string(config.port) +
+               ": " + std::strerror(errno);
+      }
     }
     udp_endpoint bound;
     bound.length = sizeof bound.address;
@@ -128,6 +135,9 @@ result<int> relay_worker::add_pair(std::string_view local_address, const relay_s
       return std::string("epoll_ctl: ") + std::strerror(errno);
     return std::nullopt;
   };
+  // Given sockets are ours from here on, whatever happens below.
+  p->caller.fd = caller.fd;
+  p->agent.fd = agent.fd;
   for (auto [s, config, agent_side] :
        {std::tuple{&p->caller, &caller, false}, std::tuple{&p->agent, &agent, true}}) {
     if (auto failure = open_side(*s, *config, agent_side)) {

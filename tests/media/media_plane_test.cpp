@@ -12,7 +12,10 @@
 #include <set>
 #include <vector>
 
+#include "support/digit_trace.h"
 #include "support/loopback.h"
+#include "toneguard/dsp/g711.h"
+#include "toneguard/dsp/signal_builder.h"
 
 namespace toneguard::media {
 namespace {
@@ -152,6 +155,48 @@ TEST(media_plane, totals_count_what_the_workers_relayed) {
   EXPECT_GE(t.received, t.forwarded);
   EXPECT_EQ(t.calls, 1u);
   EXPECT_EQ(t.leaked_samples, 0);
+}
+
+// --detect-agent-dtmf: a key the agent sends in-band is reported with leg agent, and its audio
+// reaches the caller untouched (detect-only: nothing masked, nothing delayed).
+TEST(media_plane, keys_from_the_agent_are_found_when_asked_for) {
+  ::toneguard::testing::digit_trace sink;  // read after the plane has stopped its workers
+  dsp::signal_builder b;
+  b.tone(440, 100, -20).dtmf('7', 100, {-8.0f}).tone(440, 200, -20);
+  const std::vector<std::int16_t> pcm = b.pcm16();
+  std::vector<std::uint8_t> codes(pcm.size());
+  dsp::g711_encode(dsp::g711_law::ulaw, pcm, codes);
+  std::size_t untouched = 0, packets = 0;
+  {
+    media_plane_config config;
+    config.detect_agent_dtmf = true;
+    media_plane plane(config, sink);
+    peer caller, agent;
+    const auto base = static_cast<std::uint16_t>(::toneguard::testing::free_port_range(4));
+    plane.apply(answered_call("agent-keys", base, static_cast<std::uint16_t>(base + 2), caller,
+                              agent));
+    ::usleep(100'000);  // the worker sets the call up between polls
+    packets = codes.size() / 160;
+    for (std::size_t i = 0; i < packets; ++i) {
+      std::vector<std::uint8_t> p(12 + 160);
+      p[0] = 0x80;
+      p[2] = static_cast<std::uint8_t>(i >> 8);
+      p[3] = static_cast<std::uint8_t>(i);
+      const auto ts = static_cast<std::uint32_t>(160 * i);
+      for (int k = 0; k < 4; ++k) p[4 + k] = static_cast<std::uint8_t>(ts >> (24 - 8 * k));
+      p[11] = 5;
+      std::copy_n(codes.begin() + static_cast<std::ptrdiff_t>(160 * i), 160, p.begin() + 12);
+      agent.send_to(static_cast<std::uint16_t>(base + 2), p);
+      const auto got = caller.receive(200);
+      if (got && *got == std::string(p.begin(), p.end())) ++untouched;
+    }
+    ::usleep(100'000);
+  }
+  EXPECT_EQ(untouched, packets);
+  EXPECT_EQ(sink.trace(), "7+7-");
+  ASSERT_FALSE(sink.legs.empty());
+  EXPECT_EQ(sink.legs.front(), leg::agent);
+  EXPECT_EQ(sink.call_ids.front(), "agent-keys");
 }
 
 }  // namespace

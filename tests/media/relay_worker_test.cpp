@@ -268,5 +268,39 @@ TEST(relay_worker, muxed_rtcp_goes_to_the_rtcp_port_of_a_side_that_does_not_mux)
   EXPECT_FALSE(agent_rtp.receive(100).has_value());
 }
 
+// A socket bound since the offer is adopted: what waited in it is stale and dropped, what
+// comes after is relayed.
+TEST(relay_worker, a_socket_bound_earlier_is_adopted_and_its_stale_datagrams_dropped) {
+  peer caller, agent;
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t length = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &length);
+  const std::uint16_t port = ntohs(a.sin_port);
+  const std::vector<std::uint8_t> early{0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xEE};
+  caller.send_to(port, early);
+  ::usleep(20'000);
+
+  relay_worker worker;
+  relay_side caller_side = side_with();
+  caller_side.fd = fd;
+  const auto id = worker.add_pair(
+      "127.0.0.1", caller_side,
+      side_with(nullptr, udp_endpoint::from("127.0.0.1", agent.port()).value()));
+  ASSERT_TRUE(id.ok()) << id.error_message();
+  EXPECT_EQ(worker.ports(id.value())->first, port);
+  EXPECT_EQ(worker.stats().no_remote, 1u);  // the stale one
+  const std::vector<std::uint8_t> now{0x80, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0xFF};
+  caller.send_to(port, now);
+  worker.poll_once(1000);
+  const auto got = agent.receive(1000);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(*got, std::string(now.begin(), now.end()));
+  EXPECT_FALSE(agent.receive(100).has_value());
+}
+
 }  // namespace
 }  // namespace toneguard::media

@@ -198,4 +198,59 @@ TEST(proxy_call, a_silent_call_is_ended_by_the_timeout) {
   EXPECT_NE(daemon.err().find("calls-timed-out=1"), std::string::npos) << daemon.err();
 }
 
+// Ports of the range that another process holds are skipped at the offer, and the call's
+// media flows on the ones the daemon could bind.
+TEST(proxy_call, ports_someone_else_holds_are_skipped) {
+  const int port_min = toneguard::testing::free_port_range(100);
+  ASSERT_GT(port_min, 0);
+  udp_peer control, caller, agent;
+  // Hold the first pair's RTP port and the second pair's RTCP port.
+  std::vector<int> held;
+  for (const int port : {port_min, port_min + 3}) {
+    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    held.push_back(fd);
+  }
+  daemon_process daemon({"--listen-ng", "127.0.0.1:0", "--port-min", std::to_string(port_min),
+                         "--port-max", std::to_string(port_min + 99)});
+  ASSERT_TRUE(daemon.wait_for_log("msg=listening", 5000ms)) << daemon.err();
+  const std::uint16_t ng_port = listening_port(daemon.err());
+  using toneguard::media::bencode_dictionary;
+  using toneguard::media::bencode_value;
+  bencode_dictionary offer;
+  offer.set("command", bencode_value(std::string("offer")));
+  offer.set("call-id", bencode_value(std::string("busy-ports")));
+  offer.set("from-tag", bencode_value(std::string("ft")));
+  offer.set("sdp", bencode_value(sdp_for(caller.port(), static_cast<std::uint16_t>(caller.port() + 1))));
+  const std::uint16_t agent_facing = reply_port(ng(control, ng_port, "b1", offer));
+  EXPECT_EQ(agent_facing, port_min + 4);
+  bencode_dictionary answer;
+  answer.set("command", bencode_value(std::string("answer")));
+  answer.set("call-id", bencode_value(std::string("busy-ports")));
+  answer.set("from-tag", bencode_value(std::string("ft")));
+  answer.set("to-tag", bencode_value(std::string("tt")));
+  answer.set("sdp", bencode_value(sdp_for(agent.port(), static_cast<std::uint16_t>(agent.port() + 1))));
+  const std::uint16_t caller_facing = reply_port(ng(control, ng_port, "b2", answer));
+  EXPECT_EQ(caller_facing, port_min + 6);
+  ASSERT_TRUE(daemon.wait_for_log("msg=relaying", 5000ms)) << daemon.err();
+  EXPECT_EQ(daemon.err().find("call media refused"), std::string::npos) << daemon.err();
+
+  std::vector<std::uint8_t> silence(160, 0xFF);
+  bool through = false;
+  for (int i = 0; i < 20 && !through; ++i) {
+    const auto packet = pcmu_packet(static_cast<std::uint16_t>(i), 160u * i, silence.data());
+    caller.send_to(caller_facing, packet.data(), packet.size());
+    through = agent.receive(50).has_value();
+  }
+  EXPECT_TRUE(through);
+  daemon.signal(SIGTERM);
+  EXPECT_TRUE(daemon.wait_for_log("msg=stopped", 5000ms)) << daemon.err();
+  EXPECT_NE(daemon.err().find("ports-skipped-in-use=2"), std::string::npos) << daemon.err();
+  for (const int fd : held) ::close(fd);
+}
+
 }  // namespace

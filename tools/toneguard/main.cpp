@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "toneguard/media/bound_ports.h"
 #include "toneguard/media/call_control.h"
 #include "toneguard/media/daemon_options.h"
 #include "toneguard/media/digits.h"
@@ -148,7 +149,9 @@ int run(int argc, char** argv) {
     log_event(log_level::error, "start-up failed", {{"error", advertised.error_message()}});
     return 1;
   }
-  range_port_allocator ports(options.port_min, options.port_max);
+  // Ports are bound when the offer hands them out, so a port someone else holds is skipped
+  // then rather than failing the call's media at the answer.
+  bound_port_allocator ports(media_address, options.port_min, options.port_max);
   call_control calls(advertised.value(), ports);
   logged_keys keys;
   media_plane_config media_config;
@@ -161,6 +164,7 @@ int run(int argc, char** argv) {
   media_config.strict_source = options.strict_source;
   media_config.timeout_s = options.timeout_s;
   media_config.final_timeout_s = options.final_timeout_s;
+  media_config.sockets = &ports;
   // Timeouts are found on media workers and handled on the control thread. The mutex keeps a
   // worker from posting to the server while it is being stopped.
   std::mutex control_mutex;
@@ -223,6 +227,7 @@ int run(int argc, char** argv) {
              {"srtp-failures", std::to_string(totals.srtp_failures)},
              {"keys", std::to_string(totals.keys)},
              {"calls-timed-out", std::to_string(totals.timed_out)},
+             {"ports-skipped-in-use", std::to_string(ports.skipped())},
              {"leaked-samples", std::to_string(totals.leaked_samples)}});
   return 0;
 }

@@ -31,6 +31,8 @@
 
 namespace toneguard::media {
 
+class bound_port_allocator;
+
 /// How the media plane treats calls (the daemon's options).
 struct media_plane_config {
   /// Local address media sockets bind to (IPv4 or IPv6 literal).
@@ -51,6 +53,9 @@ struct media_plane_config {
   int timeout_s = 60;
   /// Any call is reported ended after this long, s; 0 = never.
   int final_timeout_s = 0;
+  /// Where the sockets of allocated ports wait since the offer (the daemon's allocator, used
+  /// on the control thread); null: the workers bind the ports at the answer.
+  bound_port_allocator* sockets = nullptr;
 };
 
 /// Totals over all workers (any thread; each value is read atomically, the set is not one

@@ -51,8 +51,12 @@ class packet_filter {
 
 /// How one side of a pair is set up.
 struct relay_side {
-  /// Local port to bind (0: the kernel chooses).
+  /// Local port to bind (0: the kernel chooses), when `fd` is not given.
   std::uint16_t port = 0;
+  /// A socket already bound (e.g. from bound_port_allocator::take since the offer), which the
+  /// worker adopts: add_pair owns and closes it from then on, also when it fails. Datagrams
+  /// waiting in it are dropped as stale. -1: bind `port`.
+  int fd = -1;
   /// Where this side's peer is, from signalling (its SDP or the SIP source); nullopt: unknown
   /// until it sends.
   std::optional<udp_endpoint> remote;
@@ -105,8 +109,8 @@ class relay_worker {
   relay_worker(const relay_worker&) = delete;
   relay_worker& operator=(const relay_worker&) = delete;
 
-  /// Binds the caller-facing and agent-facing sockets on `local_address` and starts relaying
-  /// between them. Returns the pair's id, or an error naming the address and port that could
+  /// Binds the caller-facing and agent-facing sockets on `local_address` (or adopts the sides'
+  /// given sockets) and starts relaying between them. Returns the pair's id, or an error naming the address and port that could
   /// not be bound.
   [[nodiscard]] result<int> add_pair(std::string_view local_address, const relay_side& caller,
                                      const relay_side& agent);
