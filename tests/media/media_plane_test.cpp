@@ -173,8 +173,8 @@ TEST(media_plane, keys_from_the_agent_are_found_when_asked_for) {
     media_plane plane(config, sink);
     peer caller, agent;
     const auto base = static_cast<std::uint16_t>(::toneguard::testing::free_port_range(4));
-    plane.apply(answered_call("agent-keys", base, static_cast<std::uint16_t>(base + 2), caller,
-                              agent));
+    plane.apply(
+        answered_call("agent-keys", base, static_cast<std::uint16_t>(base + 2), caller, agent));
     ::usleep(100'000);  // the worker sets the call up between polls
     packets = codes.size() / 160;
     for (std::size_t i = 0; i < packets; ++i) {

@@ -287,9 +287,9 @@ TEST(relay_worker, a_socket_bound_earlier_is_adopted_and_its_stale_datagrams_dro
   relay_worker worker;
   relay_side caller_side = side_with();
   caller_side.fd = fd;
-  const auto id = worker.add_pair(
-      "127.0.0.1", caller_side,
-      side_with(nullptr, udp_endpoint::from("127.0.0.1", agent.port()).value()));
+  const auto id =
+      worker.add_pair("127.0.0.1", caller_side,
+                      side_with(nullptr, udp_endpoint::from("127.0.0.1", agent.port()).value()));
   ASSERT_TRUE(id.ok()) << id.error_message();
   EXPECT_EQ(worker.ports(id.value())->first, port);
   EXPECT_EQ(worker.stats().no_remote, 1u);  // the stale one

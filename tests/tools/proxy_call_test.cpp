@@ -225,7 +225,8 @@ TEST(proxy_call, ports_someone_else_holds_are_skipped) {
   offer.set("command", bencode_value(std::string("offer")));
   offer.set("call-id", bencode_value(std::string("busy-ports")));
   offer.set("from-tag", bencode_value(std::string("ft")));
-  offer.set("sdp", bencode_value(sdp_for(caller.port(), static_cast<std::uint16_t>(caller.port() + 1))));
+  offer.set("sdp",
+            bencode_value(sdp_for(caller.port(), static_cast<std::uint16_t>(caller.port() + 1))));
   const std::uint16_t agent_facing = reply_port(ng(control, ng_port, "b1", offer));
   EXPECT_EQ(agent_facing, port_min + 4);
   bencode_dictionary answer;
@@ -233,7 +234,8 @@ TEST(proxy_call, ports_someone_else_holds_are_skipped) {
   answer.set("call-id", bencode_value(std::string("busy-ports")));
   answer.set("from-tag", bencode_value(std::string("ft")));
   answer.set("to-tag", bencode_value(std::string("tt")));
-  answer.set("sdp", bencode_value(sdp_for(agent.port(), static_cast<std::uint16_t>(agent.port() + 1))));
+  answer.set("sdp",
+             bencode_value(sdp_for(agent.port(), static_cast<std::uint16_t>(agent.port() + 1))));
   const std::uint16_t caller_facing = reply_port(ng(control, ng_port, "b2", answer));
   EXPECT_EQ(caller_facing, port_min + 6);
   ASSERT_TRUE(daemon.wait_for_log("msg=relaying", 5000ms)) << daemon.err();

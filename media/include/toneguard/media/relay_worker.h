@@ -110,8 +110,8 @@ class relay_worker {
   relay_worker& operator=(const relay_worker&) = delete;
 
   /// Binds the caller-facing and agent-facing sockets on `local_address` (or adopts the sides'
-  /// given sockets) and starts relaying between them. Returns the pair's id, or an error naming the address and port that could
-  /// not be bound.
+  /// given sockets) and starts relaying between them. Returns the pair's id, or an error naming the
+  /// address and port that could not be bound.
   [[nodiscard]] result<int> add_pair(std::string_view local_address, const relay_side& caller,
                                      const relay_side& agent);
 
