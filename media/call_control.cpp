@@ -51,10 +51,6 @@ constexpr std::array<srtp_suite, 3> own_suites{srtp_suite::aes_cm_128_hmac_sha1_
 
 const std::string srtp_failure = "Failed to negotiate SRTP: ";
 
-bool is_srtp(std::string_view profile) {
-  return profile == "RTP/SAVP" || profile == "RTP/SAVPF";
-}
-
 // The stream toneguard proxies: `preferred` when it is an RTP audio section (the answer keeps
 // the offer's choice), else the first RTP audio section with a port, else the first one.
 std::optional<std::size_t> audio_stream(const session_description& sdp,
@@ -284,7 +280,7 @@ bencode_value call_control::offer_or_answer(const ng_request& request, bool is_o
 
   // The sender's SDP.
   const std::vector<sdp_crypto> crypto = m.crypto();
-  const bool sender_srtp = is_srtp(*profile);
+  const bool sender_srtp = is_srtp_profile(*profile);
   if (sender_srtp && crypto.empty()) {
     const bool dtls = m.attribute("fingerprint") || has_session_fingerprint(sdp);
     return ng_error_reply(srtp_failure +
@@ -297,10 +293,9 @@ bencode_value call_control::offer_or_answer(const ng_request& request, bool is_o
   if (const auto label = request.label()) from.label = std::string(*label);
   from.has_remote = true;
   from.sdp_address = *address;
-  from.hold = address->is_unspecified();
   const auto received_from = request.received_from();
   from.remote_address =
-      received_from && (!request.trust_address() || from.hold) ? *received_from : *address;
+      received_from && (!request.trust_address() || from.hold()) ? *received_from : *address;
   from.remote_rtp_port = m.port();
   from.remote_rtcp_mux = m.rtcp_mux();
   from.remote_rtcp_attribute_port.reset();
@@ -313,7 +308,6 @@ bencode_value call_control::offer_or_answer(const ng_request& request, bool is_o
   if (!events.empty()) from.telephone_event_pt = events.front();
   from.ptime_ms = m.ptime();
   from.crypto = crypto;
-  from.srtp = sender_srtp;
   from.symmetric = !request.asymmetric();
   from.strict_source = request.strict_source();
 
@@ -337,7 +331,7 @@ bencode_value call_control::offer_or_answer(const ng_request& request, bool is_o
       const auto requested = request.transport_protocol();
       plan.proto = requested ? *requested : to.has_remote ? std::string_view(to.proto) : *profile;
       std::vector<sdes_key> own;
-      if (is_srtp(plan.proto)) {
+      if (is_srtp_profile(plan.proto)) {
         std::vector<std::pair<srtp_suite, std::uint32_t>> suites;
         for (const auto& k : offered) {
           const bool seen = std::any_of(suites.begin(), suites.end(),
@@ -395,7 +389,7 @@ bencode_value call_control::offer_or_answer(const ng_request& request, bool is_o
 
       // toneguard answers the offerer's SRTP with its own key for the first suite it supports.
       plan.proto = to.has_remote ? std::string_view(to.proto) : *profile;
-      if (to.srtp) {
+      if (to.srtp()) {
         std::string problem;
         const auto offered = usable_keys(to.crypto, problem);
         if (offered.empty()) {
@@ -484,7 +478,7 @@ bencode_value call_control::query(const ng_request& request) const {
       d.insert("remote address", l.remote_address.address);
       d.insert("remote port", l.remote_rtp_port);
       d.insert("protocol", l.proto);
-      if (l.srtp && l.remote_key) d.insert("crypto suite", srtp_suite_name(l.remote_key->suite));
+      if (l.srtp() && l.remote_key) d.insert("crypto suite", srtp_suite_name(l.remote_key->suite));
     }
     tags.insert(l.tag, std::move(d));
   }

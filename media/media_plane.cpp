@@ -353,8 +353,8 @@ void media_plane::apply(const call& c) {
     bool srtp = false;
     std::optional<sdes_key> remote, local;
   };
-  const keys caller_keys{c.caller.srtp, c.caller.remote_key, c.caller.local_key};
-  const keys agent_keys{c.agent.srtp, c.agent.remote_key, c.agent.local_key};
+  const keys caller_keys{c.caller.srtp(), c.caller.remote_key, c.caller.local_key};
+  const keys agent_keys{c.agent.srtp(), c.agent.remote_key, c.agent.local_key};
 
   post(c.call_id, [this, id = c.call_id, config, agent_config, caller_rtp, agent_rtp, caller_rtcp,
                    agent_rtcp, rtcp_mux, caller_keys, agent_keys](worker_thread& w) mutable {

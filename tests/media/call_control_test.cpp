@@ -186,8 +186,8 @@ TEST_F(call_control_test, AnswerGivesTheCallerFacingSdp) {
   EXPECT_EQ(c->agent.telephone_event_pt, 96);
   EXPECT_EQ(c->agent.ptime_ms, 30u);
   EXPECT_TRUE(c->agent.crypto.empty());
-  EXPECT_FALSE(c->agent.srtp);
-  EXPECT_FALSE(c->caller.srtp);
+  EXPECT_FALSE(c->agent.srtp());
+  EXPECT_FALSE(c->caller.srtp());
   EXPECT_FALSE(c->agent.remote_key);
   EXPECT_FALSE(c->caller.local_key);
   EXPECT_EQ(ports.used(), 2u);
@@ -497,7 +497,7 @@ TEST_F(call_control_test, SrtpCallerToSrtpAgentUsesToneguardsOwnKeysBothWays) {
   EXPECT_NE(agent_keys[0].key_salt, agent_keys[1].key_salt);
   {
     const call* c = control.find("s1");
-    EXPECT_TRUE(c->caller.srtp);
+    EXPECT_TRUE(c->caller.srtp());
     EXPECT_EQ(c->caller.crypto.size(), 2u);  // every offered crypto is recorded
     EXPECT_EQ(c->agent.offered_keys, agent_keys);
   }
@@ -512,12 +512,12 @@ TEST_F(call_control_test, SrtpCallerToSrtpAgentUsesToneguardsOwnKeysBothWays) {
   ASSERT_EQ(caller_keys.size(), 1u);
 
   const call* c = control.find("s1");
-  ASSERT_TRUE(c->agent.srtp);
+  ASSERT_TRUE(c->agent.srtp());
   ASSERT_TRUE(c->agent.remote_key && c->agent.local_key);
   EXPECT_EQ(*c->agent.remote_key, agent_own);
   EXPECT_EQ(*c->agent.local_key, agent_keys[1]);
   // The caller gets toneguard's key for its first suite, under its tag.
-  ASSERT_TRUE(c->caller.srtp);
+  ASSERT_TRUE(c->caller.srtp());
   ASSERT_TRUE(c->caller.remote_key && c->caller.local_key);
   EXPECT_EQ(*c->caller.remote_key, caller80);
   EXPECT_EQ(caller_keys[0], *c->caller.local_key);
@@ -577,10 +577,10 @@ TEST_F(call_control_test, SrtpCallerToPlainAgentWithTransportProtocol) {
   const auto caller_keys = keys_of(to_caller);
   ASSERT_EQ(caller_keys.size(), 1u);
   const call* c = control.find("s2");
-  EXPECT_FALSE(c->agent.srtp);
+  EXPECT_FALSE(c->agent.srtp());
   EXPECT_FALSE(c->agent.remote_key);
   EXPECT_FALSE(c->agent.local_key);
-  ASSERT_TRUE(c->caller.srtp && c->caller.local_key && c->caller.remote_key);
+  ASSERT_TRUE(c->caller.srtp() && c->caller.local_key && c->caller.remote_key);
   EXPECT_EQ(caller_keys[0], *c->caller.local_key);
   EXPECT_EQ(*c->caller.remote_key, key_from("1 AES_CM_128_HMAC_SHA1_80 inline:" + caller_key80));
 
@@ -614,10 +614,10 @@ TEST_F(call_control_test, PlainCallerToSrtpAgentGetsToneguardsThreeSuites) {
   EXPECT_EQ(answered.media()[0].proto(), "RTP/AVP");
   EXPECT_TRUE(answered.media()[0].crypto().empty());
   const call* c = control.find("s4");
-  EXPECT_FALSE(c->caller.srtp);
+  EXPECT_FALSE(c->caller.srtp());
   EXPECT_FALSE(c->caller.remote_key);
   EXPECT_FALSE(c->caller.local_key);
-  ASSERT_TRUE(c->agent.srtp && c->agent.remote_key && c->agent.local_key);
+  ASSERT_TRUE(c->agent.srtp() && c->agent.remote_key && c->agent.local_key);
   EXPECT_EQ(*c->agent.remote_key, agent_own);
   EXPECT_EQ(*c->agent.local_key, agent_keys[2]);
 }
@@ -814,7 +814,7 @@ TEST_F(call_control_test, SipSourceAddressAndHoldUseReceivedFrom) {
   EXPECT_EQ(on_hold.connection()->address, "0.0.0.0");
   EXPECT_EQ(on_hold.origin()->address, "192.0.2.10");
   const call* c = control.find("a1");
-  EXPECT_TRUE(c->caller.hold);
+  EXPECT_TRUE(c->caller.hold());
   EXPECT_EQ(c->caller.remote_address.address, "203.0.113.99");
   reply_sdp(control.handle(offer("a2", "ft", held)));
   reply_sdp(control.handle(offer_with("a3", "ft", held, {})));

@@ -83,6 +83,11 @@ class range_port_allocator final : public port_allocator {
   std::size_t used_ = 0;
 };
 
+/// True for the SRTP profiles toneguard keys by SDES: "RTP/SAVP", "RTP/SAVPF".
+[[nodiscard]] inline bool is_srtp_profile(std::string_view profile) noexcept {
+  return profile == "RTP/SAVP" || profile == "RTP/SAVPF";
+}
+
 /// What one side of the call announced in its SDP, what was negotiated with it and the ports
 /// toneguard uses toward it.
 struct call_leg {
@@ -108,7 +113,7 @@ struct call_leg {
   /// True when this side's c= was unspecified (0.0.0.0 / ::): the stream is on hold the
   /// RFC 2543 way. The SDP toneguard sends on keeps an unspecified c= so that the other side
   /// sees the hold.
-  bool hold = false;
+  [[nodiscard]] bool hold() const noexcept { return sdp_address.is_unspecified(); }
   /// This side's RTP port (its m= port; 0 when it rejected or put the stream on hold that
   /// way).
   std::uint16_t remote_rtp_port = 0;
@@ -140,7 +145,7 @@ struct call_leg {
   /// This leg is SRTP: this side's last SDP used RTP/SAVP or RTP/SAVPF. When true and the
   /// offer/answer exchange is complete, `remote_key` and `local_key` are both set (same
   /// suite); when false both are nullopt.
-  bool srtp = false;
+  [[nodiscard]] bool srtp() const noexcept { return is_srtp_profile(proto); }
   /// The key this side protects what it sends with (unprotect inbound with it): the a=crypto it
   /// answered with, or, for an offerer, its offered a=crypto that toneguard accepted. Set once
   /// the exchange is complete.
