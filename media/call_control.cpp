@@ -70,10 +70,11 @@ std::optional<std::size_t> audio_stream(const session_description& sdp,
 }
 
 // The keys of an offer's a=crypto lines that toneguard can use, in order. Lines of suites it
-// does not support are skipped (the answerer picks one it supports, RFC 4568 §7.1.1);
-// `problem` gets the first error of a supported one that does not parse.
-std::vector<sdes_key> usable_keys(const std::vector<sdp_crypto>& lines, std::string& problem) {
+// does not support are skipped (the answerer picks one it supports, RFC 4568 §7.1.1). None
+// usable is an error naming the first unparsable line of a supported suite, if any.
+result<std::vector<sdes_key>> usable_keys(const std::vector<sdp_crypto>& lines) {
   std::vector<sdes_key> out;
+  std::string problem;
   for (const auto& line : lines) {
     if (!srtp_suite_from_name(line.suite)) continue;
     auto key = parse_crypto_value(line.to_value());
@@ -82,6 +83,10 @@ std::vector<sdes_key> usable_keys(const std::vector<sdp_crypto>& lines, std::str
       continue;
     }
     out.push_back(key.value());
+  }
+  if (out.empty()) {
+    return error{srtp_failure +
+                 (problem.empty() ? "no supported SRTP crypto suite offered" : problem)};
   }
   return out;
 }
@@ -317,12 +322,11 @@ bencode_value call_control::offer_or_answer(const ng_request& request, bool is_o
   plan.replace_origin = request.replaces("origin");
   try {
     if (is_offer) {
-      std::string problem;
-      const std::vector<sdes_key> offered =
-          sender_srtp ? usable_keys(crypto, problem) : std::vector<sdes_key>{};
-      if (sender_srtp && offered.empty()) {
-        return ng_error_reply(
-            srtp_failure + (problem.empty() ? "no supported SRTP crypto suite offered" : problem));
+      std::vector<sdes_key> offered;
+      if (sender_srtp) {
+        auto usable = usable_keys(crypto);
+        if (!usable) return ng_error_reply(usable.error_message());
+        offered = std::move(usable).value();
       }
       if (!sender_srtp) {
         from.remote_key.reset();
@@ -390,14 +394,9 @@ bencode_value call_control::offer_or_answer(const ng_request& request, bool is_o
       // toneguard answers the offerer's SRTP with its own key for the first suite it supports.
       plan.proto = to.has_remote ? std::string_view(to.proto) : *profile;
       if (to.srtp()) {
-        std::string problem;
-        const auto offered = usable_keys(to.crypto, problem);
-        if (offered.empty()) {
-          return ng_error_reply(srtp_failure + (problem.empty()
-                                                    ? "no supported SRTP crypto suite offered"
-                                                    : problem));
-        }
-        const sdes_key& chosen = offered.front();
+        const auto offered = usable_keys(to.crypto);
+        if (!offered) return ng_error_reply(offered.error_message());
+        const sdes_key& chosen = offered.value().front();
         to.local_key = own_key(to, chosen.suite, chosen.tag);
         to.remote_key = chosen;
         plan.crypto.push_back(crypto_line(*to.local_key));
