@@ -256,6 +256,20 @@ media_plane::masking_state media_plane::masking_of(const call& c) const {
 
 namespace {
 
+// What a leg's SDP says of the stream it sends: its codec, telephone-event type and ptime.
+caller_stream_config stream_config_of(const call_leg& l) {
+  caller_stream_config config;
+  config.g711 = !l.g711.empty();
+  if (config.g711) {
+    config.audio_payload_type = l.g711.front().payload_type;
+    config.alaw = l.g711.front().law == g711_law::a_law;
+  }
+  config.event_payload_type = l.telephone_event_pt ? *l.telephone_event_pt : -1;
+  config.ptime_ms =
+      l.ptime_ms && *l.ptime_ms % 10 == 0 && *l.ptime_ms <= 60 ? static_cast<int>(*l.ptime_ms) : 20;
+  return config;
+}
+
 // A session for one direction of one leg; an error names the leg and the problem.
 result<std::unique_ptr<srtp_session>> session_for(const std::optional<sdes_key>& key,
                                                   srtp_session::direction dir,
@@ -289,35 +303,18 @@ void media_plane::apply(const call& c) {
   }
   known_[c.call_id] = masking;
 
-  caller_stream_config config;
   // Without G.711 there is no audio to search or mask; RFC 4733 keys are still found, and
-  // dropped toward the agent while masking is on.
-  config.g711 = !c.caller.g711.empty();
-  if (config.g711) {
-    config.audio_payload_type = c.caller.g711.front().payload_type;
-    config.alaw = c.caller.g711.front().law == g711_law::a_law;
-  }
-  config.event_payload_type = c.caller.telephone_event_pt ? *c.caller.telephone_event_pt : -1;
-  config.ptime_ms = c.caller.ptime_ms && *c.caller.ptime_ms % 10 == 0 && *c.caller.ptime_ms <= 60
-                        ? static_cast<int>(*c.caller.ptime_ms)
-                        : 20;
+  // withheld toward the agent while masking is on.
+  caller_stream_config config = stream_config_of(c.caller);
   config.masking = masking.on;
   config.masker.mode = masking.mode;
   config.masker.lookahead_ms = masking.lookahead_ms;
 
   std::optional<caller_stream_config> agent_config;
   if (config_.detect_agent_dtmf) {
-    caller_stream_config a;
-    a.from = leg::agent;
-    a.detect_only = true;
-    a.g711 = !c.agent.g711.empty();
-    if (a.g711) {
-      a.audio_payload_type = c.agent.g711.front().payload_type;
-      a.alaw = c.agent.g711.front().law == g711_law::a_law;
-    }
-    a.event_payload_type = c.agent.telephone_event_pt ? *c.agent.telephone_event_pt : -1;
-    a.ptime_ms = config.ptime_ms;
-    agent_config = a;
+    agent_config = stream_config_of(c.agent);
+    agent_config->from = leg::agent;
+    agent_config->detect_only = true;
   }
 
   auto optional_of = [](const result<udp_endpoint>& r) {
