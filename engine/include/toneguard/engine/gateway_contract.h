@@ -1,0 +1,58 @@
+#pragma once
+/// The payment gateway as the payment dialog sees it: what a charge asks for and how the
+/// gateway answered. The wire format (the "generic pay connector" JSON contract) lives in
+/// gateway_client.h and sandbox_gateway.h; these are plain values. Any thread.
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "toneguard/engine/money.h"
+
+namespace toneguard::engine {
+
+/// What the gateway is asked to do with the card.
+enum class gateway_method : std::uint8_t {
+  charge,    // take the amount now
+  tokenize,  // store the card and return a token (amount may be 0)
+};
+
+/// One charge or tokenization attempt, without the card (the card_data goes beside it, so
+/// this value can be logged and reported as it is).
+struct gateway_request {
+  /// Unique per payment attempt and reused on every retry of that attempt: the gateway's
+  /// idempotency key and the contract's `transaction_id`.
+  std::string transaction_id;
+  gateway_method method = gateway_method::charge;
+  money amount;
+  /// Free text for the merchant's records (the payment reference), no card data.
+  std::string description;
+  /// The payment's pass-through parameters, sent as the contract's `parameters` object.
+  std::map<std::string, std::string> parameters;
+};
+
+/// How a gateway attempt ended.
+enum class gateway_outcome : std::uint8_t {
+  approved,  // charged (charge_id) or tokenized (token_id)
+  declined,  // the card was refused; a new card may be tried
+  error,     // the gateway failed or could not be reached; the charge did not happen or its
+             // fate is unknown
+};
+
+/// The gateway's answer to one gateway_request.
+struct gateway_reply {
+  gateway_outcome outcome = gateway_outcome::error;
+  /// The charge_id or token_id when approved.
+  std::string reference;
+  /// The contract's error_code when declined or error ("card_declined",
+  /// "insufficient_funds", "timeout", "http_500", ...).
+  std::string error_code;
+  /// A message for logs and reports (never card data).
+  std::string error_message;
+  /// Milliseconds from the first request to the reply, all retries included.
+  std::int64_t latency_ms = 0;
+  /// HTTP requests made (1 plus retries).
+  int requests = 0;
+};
+
+}  // namespace toneguard::engine
