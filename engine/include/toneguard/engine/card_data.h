@@ -18,11 +18,12 @@
 
 namespace toneguard::engine {
 
-/// Which card field.
-enum class card_field : std::uint8_t { pan, expiry, cvv, postal_code };
+/// Which secret field. `verification` is the caller's identification secret (a PIN, or a date
+/// of birth as DDMMYYYY): not card data, but kept the same way.
+enum class card_field : std::uint8_t { pan, expiry, cvv, postal_code, verification };
 
 /// Longest value each field may hold, in characters: PAN 19 digits, expiry 4 (MMYY), CVV 4,
-/// postal code 10.
+/// postal code 10, verification 8.
 [[nodiscard]] std::size_t card_field_capacity(card_field f) noexcept;
 
 /// What may be shown of a card: brand and at most the first six and last four digits.

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "toneguard/engine/money.h"
@@ -53,6 +54,36 @@ struct gateway_reply {
   std::int64_t latency_ms = 0;
   /// HTTP requests made (1 plus retries).
   int requests = 0;
+};
+
+/// Identification and verification of a caller: the account number they entered, checked
+/// with the secret in card_data's `verification` field (which travels beside this value, never
+/// inside it).
+enum class verification_kind : std::uint8_t { pin, date_of_birth };
+
+struct identity_request {
+  /// Unique per verification attempt (logged; no secret).
+  std::string request_id;
+  /// The account number the caller entered (an identifier, not a secret).
+  std::string account_id;
+  verification_kind kind = verification_kind::pin;
+};
+
+/// How a verification ended.
+enum class identity_outcome : std::uint8_t {
+  verified,      // account exists and the secret matches
+  not_verified,  // unknown account or wrong secret (indistinguishable on purpose)
+  error,         // the service failed or could not be reached
+};
+
+struct identity_reply {
+  identity_outcome outcome = identity_outcome::error;
+  /// The customer id the service returned when verified (passed on to the payment).
+  std::string customer_id;
+  /// The outstanding balance the service returned, in minor units, when it knows one.
+  std::optional<std::int64_t> balance_minor;
+  std::string error_message;
+  std::int64_t latency_ms = 0;
 };
 
 }  // namespace toneguard::engine
