@@ -46,16 +46,22 @@ struct masked_card {
 class card_data {
  public:
   /// Allocates and locks the storage. When the system refuses to lock (RLIMIT_MEMLOCK), the
-  /// storage is still excluded from dumps and zeroized; `locked()` then reports false.
+  /// storage is still excluded from dumps and zeroized; `locked()` then reports false. When it
+  /// refuses the memory itself (mmap fails), the object holds nothing: every append() returns
+  /// false. Never throws.
   card_data();
+  /// Zeroizes, unlocks and unmaps the storage.
   ~card_data();
+  /// Moves hand over the storage itself (no card data is copied); the moved-from object holds
+  /// nothing and refuses append() until it is assigned to.
   card_data(card_data&&) noexcept;
   card_data& operator=(card_data&&) noexcept;
   card_data(const card_data&) = delete;
   card_data& operator=(const card_data&) = delete;
 
-  /// Appends one character ('0'-'9'; the postal code also 'A'-'Z') to field `f`; false (and
-  /// nothing stored) when the field is full or the character is not allowed.
+  /// Appends one character ('0'-'9'; the postal code also 'A'-'Z', and 'a'-'z' stored as
+  /// upper case) to field `f`; false (and nothing stored) when the field is full or the
+  /// character is not allowed.
   bool append(card_field f, char c) noexcept;
   /// Zeroizes and empties field `f`.
   void clear(card_field f) noexcept;

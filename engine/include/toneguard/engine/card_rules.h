@@ -36,7 +36,8 @@ enum class card_brand : std::uint8_t {
 /// The brand a (possibly partial) card number belongs to, from its leading digits; unknown
 /// until enough digits are there to tell (at most 6) or when no range matches. Where ranges
 /// overlap the more specific one wins (e.g. Discover's 622126-622925 inside UnionPay's 62).
-/// `digits` holds only '0'-'9'.
+/// `digits` holds only '0'-'9' (anything else gives unknown). The range table, its source and
+/// its rules are documented in card_rules.cpp.
 [[nodiscard]] card_brand detect_brand(std::string_view digits) noexcept;
 
 /// Shortest and longest card number of a brand, in digits (Visa 13..19, Amex 15..15, ...).
@@ -54,7 +55,8 @@ struct length_range {
 [[nodiscard]] bool luhn_valid(std::string_view digits) noexcept;
 
 /// CVV/CVC/CID length the brand prints: 4 for American Express, 3 for the others, 0 where a
-/// brand's cards may carry none (Maestro is optional: 3, but `cvv_optional` says so).
+/// brand's cards may carry none (Maestro is optional: 3, but `cvv_optional` says so). Unknown
+/// gives 3, the common length.
 [[nodiscard]] int cvv_length(card_brand b) noexcept;
 
 /// True when a brand's cards may lack a security code (Maestro), so the caller may skip it.
@@ -97,7 +99,9 @@ enum class expiry_check : std::uint8_t { ok, malformed, bad_month, expired, too_
 
 /// Checks a keypad expiry "MMYY" (exactly four digits) against `today`: a card is valid
 /// through the last day of its month, so the current month is not expired; more than
-/// `max_years_ahead` years after today is refused. `out` receives the parsed month when ok.
+/// `max_years_ahead` years after today is refused (a negative value counts as 0). The two-digit
+/// year YY means 20YY. Order of checks: malformed (not four digits), bad month (00 or 13-99),
+/// expired, too far ahead. `out` receives the parsed month when ok and is untouched otherwise.
 [[nodiscard]] expiry_check check_expiry(std::string_view mmyy, year_month today,
                                         int max_years_ahead, year_month* out = nullptr) noexcept;
 
