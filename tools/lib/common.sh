@@ -16,7 +16,7 @@ TONEGUARD_PACKAGES=(
   rtpengine-utils kamailio sip-tester
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   libgstreamer1.0-dev
-  asterisk-core-sounds-en-wav asterisk-moh-opsound-wav
+  asterisk-core-sounds-en-wav asterisk-moh-opsound-wav espeak-ng
   python3
 )
 

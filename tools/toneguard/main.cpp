@@ -6,8 +6,6 @@
 
 #include <pthread.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 
 #include <cstdio>
 #include <ctime>
@@ -16,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "toneguard/engine/card_data.h"
 #include "toneguard/media/bound_ports.h"
 #include "toneguard/media/call_control.h"
 #include "toneguard/media/daemon_options.h"
@@ -112,9 +111,9 @@ int run(int argc, char** argv) {
 
   // Card digits pass through this process's memory: no core dump may carry them, and no
   // other process of this user may attach to read them.
-  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  const rlimit no_core{0, 0};
-  ::setrlimit(RLIMIT_CORE, &no_core);
+  if (!toneguard::engine::make_process_undumpable()) {
+    log_event(log_level::warn, "core dumps could not be turned off");
+  }
 
   // Signals are taken by sigwait() on the main thread only: block them before any thread
   // starts so every thread inherits the mask.

@@ -56,6 +56,45 @@ struct gateway_reply {
   int requests = 0;
 };
 
+/// Where and how the gateway and the identification service are reached (`[payment.gateway]`
+/// of the payment config; gateway_client.h uses them). The password is a secret: never log or
+/// report these settings.
+struct gateway_settings {
+  /// The charge endpoint: "https://host[:port]/path". "http://" is accepted only to a loopback
+  /// host (localhost, 127.0.0.0/8, ::1), for the embedded sandbox and tests: card data never
+  /// travels unencrypted off the machine. In a payment config, "sandbox" names the embedded
+  /// sandbox gateway (the config's default); the program that starts it puts its URL here
+  /// before making a client.
+  std::string url;
+  /// HTTP Basic credentials; no Authorization header when username is empty. The username may
+  /// not contain ':'.
+  std::string username;
+  std::string password;
+  /// Trusted CAs: a PEM file, a hashed directory (c_rehash), or PEM text in memory (e.g. the
+  /// sandbox's certificate_pem()). When all three are empty the system store is used.
+  std::string ca_file;
+  std::string ca_dir;
+  std::string ca_pem;
+  /// Milliseconds allowed to connect, TLS handshake included, per HTTP request (100..60000).
+  int connect_timeout_ms = 3'000;
+  /// Milliseconds allowed from the first byte sent to the whole reply read, per HTTP request
+  /// (100..120000).
+  int read_timeout_ms = 15'000;
+  /// HTTP requests per gateway attempt, retries with the same transaction_id included (1..10;
+  /// 1 = no retry).
+  int max_attempts = 2;
+  /// Milliseconds before retry n (n = 1, 2, ...): retry_backoff_ms x n, 0..10000.
+  int retry_backoff_ms = 200;
+  /// The identification (verify PIN / date of birth) endpoint, same forms as `url` ("sandbox"
+  /// in a payment config, its default); empty when identification is not used.
+  std::string identify_url;
+  /// Verify the server's certificate chain and its host name (or IP address). Turn off only in
+  /// development; then any server is believed.
+  bool verify_peer = true;
+  /// Charge the card, or tokenize it.
+  gateway_method method = gateway_method::charge;
+};
+
 /// Identification and verification of a caller: the account number they entered, checked
 /// with the secret in card_data's `verification` field (which travels beside this value, never
 /// inside it).

@@ -93,7 +93,8 @@ class prompt_language {
   /// Appends a digit string read one digit at a time ("one one one one"); letters A-Z are
   /// read as letters (for references).
   virtual void say_digits(std::string_view digits, prompt_plan& plan) const = 0;
-  /// Appends a month and year ("March twenty twenty seven").
+  /// Appends a month and year ("March twenty twenty seven"). Month-years are spoken only for
+  /// expiry read-backs, so this also sets plan.reads_card_data.
   virtual void say_month_year(year_month ym, prompt_plan& plan) const = 0;
   /// Every phrase id this language can produce, each once: a prompt set must hold all of
   /// them, checked at start-up.
@@ -106,5 +107,26 @@ class prompt_language {
 
 /// The language with `tag`, or nullptr when toneguard has none.
 [[nodiscard]] const prompt_language* find_language(std::string_view tag) noexcept;
+
+/// Spanish ("es"), on the names of Asterisk's Spanish core sounds (asterisk-core-sounds-es-wav:
+/// "digits/21" = "veintiuno", "digits/100-and" = "ciento", "digits/1M" = "un",
+/// "digits/millions", "digits/es-de") plus the same toneguard/ phrase ids as English, recorded
+/// in Spanish. It proves that plans are language-independent; toneguard ships no Spanish set.
+[[nodiscard]] const prompt_language& spanish_language() noexcept;
+
+/// Every language toneguard has, English first.
+[[nodiscard]] std::span<const prompt_language* const> all_languages() noexcept;
+
+/// The message's name in kebab case, e.g. "enter-card-number" (config, docs and phrase ids).
+[[nodiscard]] std::string_view message_name(prompt_message m) noexcept;
+
+/// The message's phrase id, the same in every language: "toneguard/" + message_name(m).
+[[nodiscard]] std::string message_phrase_id(prompt_message m);
+
+/// The English words an English phrase id stands for, from which a missing recording is
+/// generated at set-up: "digits/20" is "twenty", "digits/mon-2" is "March", "letters/q" is "q",
+/// "toneguard/cents" is "cents", "toneguard/enter-pin" is message_text_en(enter_pin). Empty for
+/// an id English never produces (e.g. "digits/21").
+[[nodiscard]] std::string phrase_text_en(std::string_view phrase_id);
 
 }  // namespace toneguard::engine

@@ -1,0 +1,197 @@
+// Complete payment dialogs through toneguard-dialog: the real dialog, the real gateway client and
+// the embedded sandbox gateway over HTTPS on loopback, a scripted caller. Every line the program
+// prints (actions, masked progress, the result, its log on stderr) is scanned for the card
+// numbers, expiry dates, security codes and PINs the caller typed: none may appear.
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <vector>
+
+namespace toneguard {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct dialog_run {
+  int status = -1;
+  std::string out;
+  std::string err;
+
+  /// The value of "key":"..." or "key":N in the finish_payment line.
+  [[nodiscard]] std::string result_field(const std::string& key) const {
+    const auto finish = out.find("\"action\":\"finish_payment\"");
+    if (finish == std::string::npos) return "(no result)";
+    const std::string line = out.substr(finish, out.find('\n', finish) - finish);
+    const std::regex field("\"" + key + "\":(\"([^\"]*)\"|(-?[0-9]+))");
+    std::smatch m;
+    if (!std::regex_search(line, m, field)) return "(absent)";
+    return m[2].matched ? m[2].str() : m[3].str();
+  }
+};
+
+// Every card value the tests type; none may be printed.
+const std::vector<std::string>& secrets() {
+  static const std::vector<std::string> all{
+      "4111111111111111", "378282246310005", "4000000000000002", "4000000000009995",
+      "4000000000005001", "5555555555554444",
+      // expiry dates as typed and as they could be written
+      "1230", "12/30", "12/2030", "2030-12", "0731", "07/31", "07/2031", "2031-07",
+      // security codes and the PIN
+      "987", "4321", "1234"};
+  return all;
+}
+
+dialog_run run_dialog(const std::string& args) {
+  const fs::path err_file =
+      fs::temp_directory_path() / ("tg_dialog_err_" + std::to_string(::getpid()));
+  const std::string cmd = std::string(TONEGUARD_BIN_DIR) + "/toneguard-dialog --today 2026-11-24 " +
+                          args + " 2>" + err_file.string();
+  dialog_run r;
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return r;
+  std::array<char, 4096> buf{};
+  while (std::fgets(buf.data(), buf.size(), pipe) != nullptr) r.out += buf.data();
+  const int raw = ::pclose(pipe);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  std::ifstream e(err_file);
+  r.err.assign(std::istreambuf_iterator<char>(e), {});
+  fs::remove(err_file);
+  return r;
+}
+
+// The secrets found in `text`: each where it stands alone, not inside a longer run of digits.
+std::vector<std::string> card_data_in(const std::string& text) {
+  std::vector<std::string> found;
+  for (const std::string& secret : secrets()) {
+    if (std::regex_search(text, std::regex("(^|[^0-9])" + secret + "($|[^0-9])"))) {
+      found.push_back(secret);
+    }
+  }
+  return found;
+}
+
+void expect_no_card_data(const dialog_run& r) {
+  EXPECT_TRUE(card_data_in(r.out).empty()) << "card data on stdout";
+  EXPECT_TRUE(card_data_in(r.err).empty()) << "card data on stderr";
+}
+
+TEST(dialog_cli, the_card_data_scan_finds_what_it_looks_for) {
+  EXPECT_EQ(card_data_in("{\"pan\":\"4111111111111111\"}"),
+            std::vector<std::string>{"4111111111111111"});
+  EXPECT_EQ(card_data_in("expiry 12/30 cvv 987"), (std::vector<std::string>{"12/30", "987"}));
+  EXPECT_TRUE(card_data_in("t_ms 19870 last four 1111 ref 41111111111111112").empty());
+}
+
+TEST(dialog_cli, an_automated_visa_payment_succeeds_with_its_reference_and_last_four) {
+  const dialog_run r =
+      run_dialog("--amount 19.99 --payment-id visa-1 --keys 4111111111111111#,1,1230,1,987");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.result_field("outcome"), "success") << r.out;
+  EXPECT_EQ(r.result_field("brand"), "visa");
+  EXPECT_EQ(r.result_field("last_four"), "1111");
+  EXPECT_EQ(r.result_field("amount"), "19.99");
+  EXPECT_EQ(r.result_field("transaction_id"), "visa-1-1");
+  EXPECT_NE(r.result_field("transaction_reference"), "");
+  expect_no_card_data(r);
+}
+
+TEST(dialog_cli, an_amex_card_completes_at_15_digits_and_takes_a_4_digit_code) {
+  const dialog_run r =
+      run_dialog("--amount 250 --mode agent-assisted --keys 378282246310005,1,0731,1,4321");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.result_field("outcome"), "success") << r.out;
+  EXPECT_EQ(r.result_field("brand"), "amex");
+  EXPECT_NE(r.out.find("\"action\":\"return_to_agent\""), std::string::npos) << r.out;
+  expect_no_card_data(r);
+}
+
+TEST(dialog_cli, a_declined_card_is_followed_by_another_card_in_a_new_attempt) {
+  const dialog_run r = run_dialog(
+      "--amount 10 --payment-id decl-1 --keys "
+      "4000000000000002#,1,1230,1,987,5555555555554444#,1,1230,1,987");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.result_field("outcome"), "success") << r.out;
+  EXPECT_EQ(r.result_field("declines"), "1");
+  EXPECT_EQ(r.result_field("attempts"), "2");
+  EXPECT_EQ(r.result_field("transaction_id"), "decl-1-2");
+  EXPECT_EQ(r.result_field("brand"), "mastercard");
+  expect_no_card_data(r);
+}
+
+TEST(dialog_cli, declines_up_to_the_maximum_end_the_payment) {
+  std::string keys;
+  for (int i = 0; i < 3; ++i) keys += std::string(i ? "," : "") + "4000000000009995#,1,1230,1,987";
+  const dialog_run r = run_dialog("--amount 10 --keys " + keys);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.result_field("outcome"), "too-many-failed-attempts") << r.out;
+  EXPECT_EQ(r.result_field("declines"), "3");
+  EXPECT_NE(r.out.find("\"action\":\"transfer_call\""), std::string::npos) << r.out;
+  expect_no_card_data(r);
+}
+
+TEST(dialog_cli, a_gateway_server_error_ends_in_payment_connector_error) {
+  const dialog_run r = run_dialog("--amount 10 --keys 4000000000005001#,1,1230,1,987");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.result_field("outcome"), "payment-connector-error") << r.out;
+  expect_no_card_data(r);
+}
+
+TEST(dialog_cli, star_cancels_and_hang_up_ends_the_payment) {
+  const dialog_run star = run_dialog("--amount 10 --keys 4111111111111111#,1,1230,1,*");
+  ASSERT_EQ(star.status, 0) << star.err;
+  EXPECT_EQ(star.result_field("outcome"), "caller-interrupted-with-star") << star.out;
+  expect_no_card_data(star);
+  const dialog_run hangup = run_dialog("--amount 10 --keys 4111111111111111#,hangup");
+  ASSERT_EQ(hangup.status, 0) << hangup.err;
+  EXPECT_EQ(hangup.result_field("outcome"), "caller-hung-up") << hangup.out;
+  expect_no_card_data(hangup);
+}
+
+TEST(dialog_cli, an_unidentified_caller_is_verified_by_pin_and_pays_the_full_balance) {
+  // Sandbox account 23456789 / PIN 2468 (no balance); 12345678 / 1234 has 125.50 USD.
+  const dialog_run r =
+      run_dialog("--unidentified --keys 12345678#,1234#,1,1,4111111111111111#,1,1230,1,987");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.result_field("outcome"), "success") << r.out;
+  EXPECT_EQ(r.result_field("amount"), "125.50");
+  EXPECT_EQ(r.result_field("customer_id"), "cust_12345678");
+  expect_no_card_data(r);
+}
+
+TEST(dialog_cli, the_caller_enters_the_amount_with_star_as_decimal_point) {
+  const dialog_run r = run_dialog("--keys 25*50#,1,4111111111111111#,1,1230,1,987");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.result_field("outcome"), "success") << r.out;
+  EXPECT_EQ(r.result_field("amount"), "25.50");
+  expect_no_card_data(r);
+}
+
+TEST(dialog_cli, silence_re_prompts_and_then_fails_the_field) {
+  const dialog_run r = run_dialog("--amount 10 --keys -,-,-");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.result_field("outcome"), "too-many-failed-attempts") << r.out;
+  EXPECT_EQ(r.result_field("failed_field"), "card-number");
+}
+
+TEST(dialog_cli, bad_options_and_configs_are_refused_with_exit_status_2) {
+  EXPECT_EQ(run_dialog("--amount abc").status, 2);
+  EXPECT_EQ(run_dialog("--keys 41x1").status, 2);
+  EXPECT_EQ(run_dialog("--no-such-option 1").status, 2);
+  const fs::path config = fs::temp_directory_path() / "tg_dialog_bad_config.toml";
+  std::ofstream(config) << "[payment]\nmax-declines = 0\n";
+  const dialog_run r = run_dialog("--config " + config.string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("max-declines"), std::string::npos) << r.err;
+  fs::remove(config);
+}
+
+}  // namespace
+}  // namespace toneguard
