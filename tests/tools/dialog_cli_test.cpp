@@ -181,6 +181,24 @@ TEST(dialog_cli, silence_re_prompts_and_then_fails_the_field) {
   EXPECT_EQ(r.result_field("failed_field"), "card-number");
 }
 
+TEST(dialog_cli, the_caller_hears_the_prompts_rendered_from_the_default_english_set) {
+  const fs::path set = TONEGUARD_PROMPTS_DIR;
+  if (!fs::exists(set / "manifest.tsv")) GTEST_SKIP() << "no default prompt set (espeak-ng)";
+  const fs::path wav = fs::temp_directory_path() / "tg_dialog_caller.wav";
+  const dialog_run r = run_dialog("--amount 19.99 --prompts " + set.string() + " --audio-out " +
+                                  wav.string() + " --keys 4111111111111111#,1,1230,1,987");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.result_field("outcome"), "success") << r.out;
+  // 8 kHz 16-bit mono: about 44 bytes of header, 16 bytes per ms. The dialog lasts as long as
+  // its prompts and the caller's keys (see the last line's t_ms).
+  const std::int64_t duration_ms = std::stoll(r.result_field("duration_ms"));
+  EXPECT_GT(duration_ms, 20'000);
+  EXPECT_NEAR(static_cast<double>(fs::file_size(wav)) / 16.0, static_cast<double>(duration_ms),
+              2'000.0);
+  fs::remove(wav);
+  expect_no_card_data(r);
+}
+
 TEST(dialog_cli, bad_options_and_configs_are_refused_with_exit_status_2) {
   EXPECT_EQ(run_dialog("--amount abc").status, 2);
   EXPECT_EQ(run_dialog("--keys 41x1").status, 2);

@@ -60,7 +60,8 @@ result last; never a digit of card data.
   --today YYYY-MM-DD    the caller's date, for expiry checks (default: today)
   --prompts DIR         a prompt set (manifest.tsv) to time and render prompts with; without
                         it every phrase lasts 500 ms
-  --audio-out FILE      with --prompts: write what the caller hears as an 8 kHz WAV
+  --audio-out FILE      with --prompts: write what the caller hears as an 8 kHz WAV (a
+                        read-back of card data stays silent in it)
   --help                this text
 
 Exit status: 0 when the dialog finished (whatever its result), 2 on bad options or config.
@@ -338,7 +339,9 @@ class dialog_run {
     print_line(now, std::move(line));
     playing_id_ = a.id;
     prompt_playing_ = true;
-    if (audio_ != nullptr && !options_.audio_out.empty()) {
+    // A read-back of card data is spoken to the caller only: the file keeps silence there, as a
+    // recording must.
+    if (audio_ != nullptr && !options_.audio_out.empty() && !a.plan.reads_card_data) {
       if (auto pcm = audio_->render(a.plan.phrases)) place_audio(start, pcm.value());
     }
     post(start + length, engine::prompt_finished{a.id});
