@@ -4,6 +4,7 @@
 // numbers, expiry dates, security codes and PINs the caller typed: none may appear.
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -196,6 +197,51 @@ TEST(dialog_cli, the_caller_hears_the_prompts_rendered_from_the_default_english_
   EXPECT_NEAR(static_cast<double>(fs::file_size(wav)) / 16.0, static_cast<double>(duration_ms),
               2'000.0);
   fs::remove(wav);
+  expect_no_card_data(r);
+}
+
+TEST(dialog_cli, a_configured_gateway_is_used_with_its_certificate_and_credentials) {
+  // The standalone sandbox as if it were the merchant's gateway: its own certificate, trusted
+  // through ca-file, and credentials other than the defaults.
+  const fs::path dir = fs::temp_directory_path() / ("tg_dialog_gw_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string start = std::string(TONEGUARD_BIN_DIR) +
+                            "/toneguard-sandbox-gateway --listen 127.0.0.1:0 --user merchant "
+                            "--password s3cret --cert-out " +
+                            (dir / "cert.pem").string() + " >" + (dir / "log").string() +
+                            " 2>&1 & echo $!";
+  FILE* pipe = ::popen(start.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  char pid_text[32] = {};
+  ASSERT_NE(std::fgets(pid_text, sizeof pid_text, pipe), nullptr);
+  ::pclose(pipe);
+  const pid_t sandbox = static_cast<pid_t>(std::stol(pid_text));
+  std::string url;
+  std::string text;
+  for (int i = 0; i < 100 && url.empty(); ++i) {
+    ::usleep(50'000);
+    std::ifstream log(dir / "log");
+    text.assign(std::istreambuf_iterator<char>(log), {});
+    std::smatch m;
+    if (std::regex_search(text, m, std::regex("listening on (https://[^ ]+/charge)"))) url = m[1];
+  }
+  ASSERT_FALSE(url.empty()) << "the sandbox did not start: " << text;
+  std::ofstream(dir / "payment.toml")
+      << "[payment]\n[payment.gateway]\nurl = \"" << url << "\"\nidentify-url = \""
+      << url.substr(0, url.size() - 6) << "identify\"\n"
+      << "username = \"merchant\"\npassword = \"s3cret\"\nca-file = \""
+      << (dir / "cert.pem").string() << "\"\n";
+  const dialog_run r = run_dialog("--config " + (dir / "payment.toml").string() +
+                                  " --amount 5 --keys 4111111111111111#,1,1230,1,987");
+  ::kill(sandbox, SIGTERM);
+  for (int i = 0; i < 100 && ::kill(sandbox, 0) == 0; ++i) ::usleep(20'000);
+  std::ifstream log(dir / "log");
+  const std::string sandbox_log((std::istreambuf_iterator<char>(log)), {});
+  fs::remove_all(dir);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.result_field("outcome"), "success") << r.out << r.err;
+  EXPECT_NE(sandbox_log.find("1 charges"), std::string::npos) << sandbox_log;
+  EXPECT_TRUE(card_data_in(sandbox_log).empty()) << "card data in the sandbox's log";
   expect_no_card_data(r);
 }
 
