@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "toneguard/engine/card_data.h"
 #include "toneguard/engine/sandbox_gateway.h"
 
 namespace {
@@ -130,6 +131,8 @@ int bad_usage(const char* why) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Charge requests carry card numbers through this process's memory.
+  make_process_undumpable();
   sandbox_settings settings;
   settings.port = 8443;
   std::string cert_out;
