@@ -1,9 +1,16 @@
 #include "toneguard/media/media_plane.h"
 
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
+#include <cstring>
 #include <initializer_list>
+#include <limits>
+#include <random>
 
+#include "toneguard/dsp/g711.h"
 #include "toneguard/media/bound_ports.h"
 #include "toneguard/media/log.h"
 #include "toneguard/media/rtp.h"
@@ -17,6 +24,221 @@ struct call_counters {
   std::uint64_t srtp_failures = 0;
 };
 
+namespace {
+
+constexpr std::size_t rtp_header_bytes = 12;
+constexpr std::size_t max_ptime_samples = 480;  // 60 ms at 8 kHz
+// A late wake-up sends at most this many due packets at once; older ones are skipped.
+constexpr std::int64_t max_burst = 5;
+// The agent's audio waiting to be mixed with a prompt, at most, in ptimes: a bound on the
+// delay mixing adds, with room for the agent's jitter against the playout clock.
+constexpr std::size_t mix_ptimes = 3;
+
+// CLOCK_MONOTONIC in µs: the playout clock (the worker's ms clock is too coarse to pace packets).
+std::int64_t steady_us() noexcept {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000 + now.tv_nsec / 1000;
+}
+
+bool seq_after(std::uint16_t a, std::uint16_t b) noexcept {
+  return static_cast<std::int16_t>(static_cast<std::uint16_t>(a - b)) > 0;
+}
+
+// What a call's secure segment needs from its SDP (the control thread works it out).
+struct segment_setup {
+  bool can_play = false;
+  std::uint8_t out_pt = 0;
+  dsp::g711_law out_law = dsp::g711_law::ulaw;
+  int ptime_ms = 20;
+  std::vector<std::pair<std::uint8_t, dsp::g711_law>> agent_audio;
+};
+
+struct queued_prompt {
+  std::uint64_t id = 0;
+  std::shared_ptr<const std::vector<std::int16_t>> audio;
+  std::size_t played = 0;  // samples sent
+};
+
+}  // namespace
+
+// A call's secure-segment state and the continuity of the caller's stream (see the header's
+// comment). Owned by the call's worker; the filters call it on the packet path, the playout
+// clock and the segment commands between polls.
+struct media_plane::secure_segment {
+  std::string call_id;
+
+  // Toward the caller: what it is sent (the agent's stream, in the caller's G.711).
+  bool can_play = false;  // G.711 toward the caller: prompts and silence can be made
+  std::uint8_t out_pt = 0;
+  dsp::g711_law out_law = dsp::g711_law::ulaw;
+  std::size_t ptime_samples = 160;
+  std::int64_t ptime_us = 20'000;
+  // The agent's G.711 payload types, decoded for mixing.
+  std::array<std::pair<std::uint8_t, dsp::g711_law>, 2> agent_audio{};
+  std::size_t agent_audio_count = 0;
+
+  // The caller's stream as the caller has seen it.
+  bool have_out = false;          // a packet went to the caller
+  std::uint32_t out_ssrc = 0;     // its SSRC
+  std::uint16_t last_seq = 0;     // the newest sequence number sent
+  std::uint32_t next_ts = 0;      // the timestamp after the newest packet's audio
+  std::int64_t last_sent_us = 0;  // when that packet went (its deadline, when generated)
+  bool generated = false;         // packets were made: the agent's are rewritten for good
+  bool remap = true;              // the agent's next packet chooses new offsets
+  bool have_agent_ssrc = false;
+  std::uint32_t agent_ssrc = 0;
+  std::uint16_t seq_offset = 0;
+  std::uint32_t ts_offset = 0;
+  bool mark_next = false;  // the first packet after a switch carries the marker bit
+
+  // The segment.
+  bool removed = false;
+  std::deque<queued_prompt> prompts;
+  bool playing = false;  // in the worker's playout list
+  std::int64_t next_due_us = 0;
+  std::vector<std::int16_t> mix;  // ring of the agent's decoded audio
+  std::size_t mix_head = 0, mix_size = 0;
+
+  // Toward the agent.
+  bool caller_g711 = false;
+  std::uint8_t caller_pt = 0;
+  std::uint8_t caller_silence = 0xFF;
+  int caller_ptime_ms = 20;
+  int silence_tail = 0;  // packets still carrying removed-time audio (look-ahead)
+
+  void set_up(const segment_setup& setup, const std::string& id, const caller_stream_config& caller,
+              std::mt19937& random) {
+    call_id = id;
+    can_play = setup.can_play;
+    out_pt = setup.out_pt;
+    out_law = setup.out_law;
+    ptime_samples = static_cast<std::size_t>(setup.ptime_ms) * 8;
+    ptime_us = std::int64_t{setup.ptime_ms} * 1000;
+    for (const auto& a : setup.agent_audio) {
+      if (agent_audio_count < agent_audio.size()) agent_audio[agent_audio_count++] = a;
+    }
+    if (can_play && agent_audio_count != 0) mix.assign(mix_ptimes * ptime_samples, 0);
+    // Until the agent is heard, a stream of our own (RFC 3550 wants them random).
+    out_ssrc = static_cast<std::uint32_t>(random());
+    last_seq = static_cast<std::uint16_t>(random());
+    next_ts = static_cast<std::uint32_t>(random());
+    caller_g711 = caller.g711;
+    caller_pt = caller.audio_payload_type;
+    caller_silence =
+        dsp::g711_encode(caller.alaw ? dsp::g711_law::alaw : dsp::g711_law::ulaw, std::int16_t{0});
+    caller_ptime_ms = caller.ptime_ms;
+  }
+
+  [[nodiscard]] bool active() const noexcept { return removed || !prompts.empty(); }
+
+  // Where the caller's timestamps stand at `t_us`: after the newest packet's audio, plus the
+  // time since it in whole ptimes beyond the one it was due in.
+  [[nodiscard]] std::uint32_t next_ts_at(std::int64_t t_us) const noexcept {
+    if (!have_out) return next_ts;
+    const std::int64_t periods = (t_us - last_sent_us + ptime_us / 2) / ptime_us;
+    const auto extra = static_cast<std::uint64_t>(
+        std::clamp<std::int64_t>(periods - 1, 0, std::numeric_limits<std::uint32_t>::max()));
+    return next_ts + static_cast<std::uint32_t>(extra * ptime_samples);
+  }
+
+  [[nodiscard]] const std::pair<std::uint8_t, dsp::g711_law>* agent_law(
+      std::uint8_t pt) const noexcept {
+    for (std::size_t i = 0; i < agent_audio_count; ++i) {
+      if (agent_audio[i].first == pt) return &agent_audio[i];
+    }
+    return nullptr;
+  }
+
+  void queue_for_mix(std::span<const std::uint8_t> codes, dsp::g711_law law) noexcept {
+    if (mix.empty()) return;
+    codes = codes.last(std::min(codes.size(), mix.size()));
+    const std::size_t over = mix_size + codes.size() > mix.size()
+                                 ? mix_size + codes.size() - mix.size()
+                                 : 0;  // the oldest go
+    mix_head = (mix_head + over) % mix.size();
+    mix_size -= over;
+    std::size_t at = (mix_head + mix_size) % mix.size();
+    while (!codes.empty()) {
+      const std::size_t n = std::min(codes.size(), mix.size() - at);
+      dsp::g711_decode(law, codes.first(n), std::span(mix).subspan(at, n));
+      codes = codes.subspan(n);
+      mix_size += n;
+      at = 0;
+    }
+  }
+
+  // Adds up to `out.size()` queued agent samples to `out`, with saturation.
+  void mix_into(std::span<std::int16_t> out) noexcept {
+    const std::size_t n = std::min(out.size(), mix_size);
+    for (std::size_t i = 0; i < n; ++i) {
+      const int sum = int{out[i]} + int{mix[(mix_head + i) % mix.size()]};
+      out[i] = static_cast<std::int16_t>(std::clamp(sum, -32768, 32767));
+    }
+    mix_head = mix.empty() ? 0 : (mix_head + n) % mix.size();
+    mix_size -= n;
+  }
+
+  // One RTP packet from the agent on its way to the caller (after SRTP unprotect); false: drop.
+  bool toward_caller(std::span<std::uint8_t> buffer, std::size_t length) noexcept {
+    if (!can_play) return !removed;  // nothing is ever generated: nothing to keep in step
+    const auto parsed = parse_rtp(buffer.first(std::min(length, buffer.size())));
+    if (!parsed.ok()) return true;  // not ours to judge; relayed as before
+    const rtp_view& p = parsed.view;
+    const auto* audio = agent_law(p.payload_type);
+    if (active()) {
+      if (!removed && audio != nullptr) queue_for_mix(p.payload, audio->second);
+      return false;  // the playout clock sends the caller's packets now
+    }
+    const std::int64_t now = steady_us();
+    std::uint16_t seq = p.sequence;
+    std::uint32_t ts = p.timestamp;
+    if (generated) {
+      if (remap || !have_agent_ssrc || p.ssrc != agent_ssrc) {
+        seq_offset = static_cast<std::uint16_t>(last_seq + 1 - p.sequence);
+        ts_offset = next_ts_at(now) - p.timestamp;
+        agent_ssrc = p.ssrc;
+        have_agent_ssrc = true;
+        remap = false;
+        mark_next = true;
+      }
+      seq = static_cast<std::uint16_t>(seq + seq_offset);
+      ts += ts_offset;
+      (void)set_rtp_sequence(buffer, seq);
+      (void)set_rtp_timestamp(buffer, ts);
+      (void)set_rtp_ssrc(buffer, out_ssrc);
+      if (mark_next) (void)set_rtp_marker(buffer, true);
+      mark_next = false;
+    } else {
+      out_ssrc = p.ssrc;
+    }
+    if (!have_out || seq_after(seq, last_seq)) {
+      if (audio != nullptr) {
+        next_ts = ts + static_cast<std::uint32_t>(p.payload.size());
+      } else if (!have_out) {
+        next_ts = ts + static_cast<std::uint32_t>(ptime_samples);
+      }
+      have_out = true;
+      last_seq = seq;
+      last_sent_us = now;
+    }
+    return true;
+  }
+
+  // One RTP packet from the caller on its way to the agent (after the caller_stream);
+  // false: drop.
+  bool toward_agent(std::span<std::uint8_t> buffer, std::size_t length) noexcept {
+    if (!removed && silence_tail == 0) return true;
+    if (!caller_g711) return false;  // nothing can stand in for the caller's audio
+    const auto parsed = parse_rtp(buffer.first(std::min(length, buffer.size())));
+    if (!parsed.ok() || parsed.view.payload_type != caller_pt) return false;
+    const auto offset = static_cast<std::size_t>(parsed.view.payload.data() - buffer.data());
+    std::memset(buffer.data() + offset, caller_silence, parsed.view.payload.size());
+    if (!removed) --silence_tail;
+    return true;
+  }
+};
+
 // One direction of a call on one pair: SRTP unprotect, the stream (RTP) or the translation
 // (RTCP), SRTP protect.
 struct media_plane::direction_filter final : packet_filter {
@@ -24,6 +246,7 @@ struct media_plane::direction_filter final : packet_filter {
   srtp_session* protect = nullptr;      // the receiving side's key; null: plain RTP
   caller_stream* stream = nullptr;      // RTP packets go through it; null: relayed as they are
   caller_stream* translator = nullptr;  // RTCP is translated by it; null: relayed as it is
+  secure_segment* segment = nullptr;    // RTP after the stream; null: relayed as it is
   bool toward_agent = true;             // caller -> agent
   bool rtcp_only = false;               // the RTCP pair (else RTP, maybe with RTCP muxed in)
   call_counters* counters = nullptr;
@@ -52,8 +275,14 @@ struct media_plane::direction_filter final : packet_filter {
           return false;
         }
       }
-    } else if (stream != nullptr && stream->process(buffer, length) == caller_packet::drop) {
-      return false;  // counted by the stream
+    } else {
+      if (stream != nullptr && stream->process(buffer, length) == caller_packet::drop) {
+        return false;  // counted by the stream
+      }
+      if (segment != nullptr && !(toward_agent ? segment->toward_agent(buffer, length)
+                                               : segment->toward_caller(buffer, length))) {
+        return false;
+      }
     }
     if (protect != nullptr) {
       const srtp_status status =
@@ -82,6 +311,9 @@ struct media_plane::relayed_call {
   std::unique_ptr<caller_stream> agent;   // agent -> caller: keys found (optional)
   std::unique_ptr<srtp_session> caller_in, caller_out, agent_in, agent_out;
   call_counters counters;
+  secure_segment segment;
+  bool masking_wanted = false;  // as block DTMF or set_masking last said (removal forces it)
+  int lookahead_ms = 15;
   direction_filter rtp_from_caller, rtp_from_agent, rtcp_from_caller, rtcp_from_agent;
   int pair = -1;
   int rtcp_pair = -1;  // RTCP on port + 1; -1 with rtcp-mux (RTCP rides the RTP pair)
@@ -96,11 +328,14 @@ struct media_plane::worker_thread {
   std::atomic<bool> queued{false};
   // Published by the thread every 200 ms and when it stops, read by totals().
   std::atomic<std::uint64_t> calls{0}, received{0}, forwarded{0}, dropped{0}, malformed{0},
-      srtp_failures{0}, timed_out{0};
+      srtp_failures{0}, timed_out{0}, generated{0};
   std::atomic<std::int64_t> leaked_samples{0};
   std::uint64_t ended_malformed = 0, ended_srtp_failures = 0;  // of calls already removed
   std::int64_t ended_leaked = 0;
-  std::int64_t next_housekeeping_ms = 0;  // timeouts and counters are due
+  std::int64_t next_housekeeping_ms = 0;        // timeouts and counters are due
+  std::vector<relayed_call*> playing;           // calls whose playout clock runs
+  std::mt19937 random{std::random_device{}()};  // a stream's first SSRC, sequence, timestamp
+  std::array<std::uint8_t, relay_worker::buffer_bytes> packet{};  // a generated packet
   std::thread thread;
 };
 
@@ -143,7 +378,14 @@ media_plane::~media_plane() {
 
 void media_plane::run_worker(worker_thread& w) {
   while (!stopping_) {
-    w.worker.poll_once(10);
+    int timeout_ms = 10;
+    if (!w.playing.empty()) {
+      std::int64_t due = std::numeric_limits<std::int64_t>::max();
+      for (const relayed_call* r : w.playing) due = std::min(due, r->segment.next_due_us);
+      timeout_ms = static_cast<int>(
+          std::clamp<std::int64_t>((due - steady_us() + 999) / 1000, 0, timeout_ms));
+    }
+    w.worker.poll_once(timeout_ms);
     if (w.queued) {
       std::deque<std::function<void(worker_thread&)>> commands;
       {
@@ -153,6 +395,7 @@ void media_plane::run_worker(worker_thread& w) {
       }
       for (auto& command : commands) command(w);
     }
+    play_due(w);
     // Per-call work, a few times a second rather than after every wake-up: with thousands
     // of calls a worker wakes for nearly every batch.
     const std::int64_t now = relay_worker::monotonic_ms();
@@ -163,6 +406,7 @@ void media_plane::run_worker(worker_thread& w) {
     }
   }
   publish_counters(w);
+  w.playing.clear();
   for (auto& [id, relayed] : w.relayed) {
     w.worker.remove_pair(relayed->pair);
     w.worker.remove_pair(relayed->rtcp_pair);
@@ -185,6 +429,7 @@ void media_plane::publish_counters(worker_thread& w) {
   w.calls.store(w.relayed.size(), std::memory_order_relaxed);
   w.received.store(s.received, std::memory_order_relaxed);
   w.forwarded.store(s.forwarded, std::memory_order_relaxed);
+  w.generated.store(s.generated, std::memory_order_relaxed);
   w.dropped.store(s.no_remote + s.wrong_source + s.send_failed, std::memory_order_relaxed);
   w.malformed.store(malformed, std::memory_order_relaxed);
   w.srtp_failures.store(srtp_failures, std::memory_order_relaxed);
@@ -225,6 +470,7 @@ media_totals media_plane::totals() const noexcept {
     t.calls += w->calls.load(std::memory_order_relaxed);
     t.received += w->received.load(std::memory_order_relaxed);
     t.forwarded += w->forwarded.load(std::memory_order_relaxed);
+    t.generated += w->generated.load(std::memory_order_relaxed);
     t.dropped += w->dropped.load(std::memory_order_relaxed);
     t.malformed += w->malformed.load(std::memory_order_relaxed);
     t.srtp_failures += w->srtp_failures.load(std::memory_order_relaxed);
@@ -280,6 +526,40 @@ result<std::unique_ptr<srtp_session>> session_for(const std::optional<sdes_key>&
   return std::move(session).value();
 }
 
+dsp::g711_law law_of(g711_law law) {
+  return law == g711_law::a_law ? dsp::g711_law::alaw : dsp::g711_law::ulaw;
+}
+
+segment_setup segment_setup_of(const call& c) {
+  segment_setup s;
+  // The caller hears the agent's stream: its payload type when the caller has it too, else
+  // the caller's first G.711; the agent stream's ptime.
+  const auto& theirs = c.caller.g711;
+  if (!theirs.empty()) {
+    s.can_play = true;
+    g711_payload chosen = theirs.front();
+    for (const g711_payload& agent : c.agent.g711) {
+      if (std::any_of(theirs.begin(), theirs.end(), [&](const g711_payload& p) {
+            return p.payload_type == agent.payload_type && p.law == agent.law;
+          })) {
+        chosen = agent;
+        break;
+      }
+    }
+    s.out_pt = chosen.payload_type;
+    s.out_law = law_of(chosen.law);
+  }
+  s.ptime_ms = stream_config_of(c.agent).ptime_ms;
+  for (const g711_payload& agent : c.agent.g711) {
+    if (s.agent_audio.size() < 2 &&
+        std::none_of(s.agent_audio.begin(), s.agent_audio.end(),
+                     [&](const auto& a) { return a.second == law_of(agent.law); })) {
+      s.agent_audio.emplace_back(agent.payload_type, law_of(agent.law));
+    }
+  }
+  return s;
+}
+
 }  // namespace
 
 void media_plane::apply(const call& c) {
@@ -293,9 +573,12 @@ void media_plane::apply(const call& c) {
       known->second = masking;
       post(c.call_id, [id = c.call_id, masking](worker_thread& w) {
         if (auto it = w.relayed.find(id); it != w.relayed.end() && it->second->caller) {
-          it->second->caller->set_mask_mode(masking.mode);
-          it->second->caller->set_lookahead(masking.lookahead_ms);
-          it->second->caller->set_masking(masking.on);
+          relayed_call& r = *it->second;
+          r.caller->set_mask_mode(masking.mode);
+          r.caller->set_lookahead(masking.lookahead_ms);
+          r.lookahead_ms = masking.lookahead_ms;
+          r.masking_wanted = masking.on;
+          update_masking(r);
         }
       });
     }
@@ -352,9 +635,11 @@ void media_plane::apply(const call& c) {
   };
   const keys caller_keys{c.caller.srtp(), c.caller.remote_key, c.caller.local_key};
   const keys agent_keys{c.agent.srtp(), c.agent.remote_key, c.agent.local_key};
+  const segment_setup segment = segment_setup_of(c);
 
   post(c.call_id, [this, id = c.call_id, config, agent_config, caller_rtp, agent_rtp, caller_rtcp,
-                   agent_rtcp, rtcp_mux, caller_keys, agent_keys](worker_thread& w) mutable {
+                   agent_rtcp, rtcp_mux, caller_keys, agent_keys, segment,
+                   lookahead_ms = masking.lookahead_ms](worker_thread& w) mutable {
     // Sockets bound since the offer that no relay pair has adopted yet: closed on refusal.
     auto close_unadopted = [](std::initializer_list<relay_side*> sides) {
       for (relay_side* side : sides) {
@@ -367,6 +652,9 @@ void media_plane::apply(const call& c) {
       close_unadopted({&caller_rtp, &agent_rtp, &caller_rtcp, &agent_rtcp});
     };
     auto r = std::make_unique<relayed_call>();
+    r->masking_wanted = config.masking;
+    r->lookahead_ms = lookahead_ms;
+    r->segment.set_up(segment, id, config, w.random);
     try {
       r->caller = std::make_unique<caller_stream>(config, dsp::default_dtmf_receiver_settings(),
                                                   *sink_, id);
@@ -396,6 +684,7 @@ void media_plane::apply(const call& c) {
       f.protect = toward_agent ? r->agent_out.get() : r->caller_out.get();
       f.stream = rtcp_only ? nullptr : (toward_agent ? r->caller.get() : r->agent.get());
       f.translator = r->caller.get();
+      f.segment = rtcp_only ? nullptr : &r->segment;
       f.toward_agent = toward_agent;
       f.rtcp_only = rtcp_only;
       f.counters = &r->counters;
@@ -434,14 +723,16 @@ void media_plane::apply(const call& c) {
                {"caller-srtp", caller_keys.srtp ? "yes" : "no"},
                {"agent-srtp", agent_keys.srtp ? "yes" : "no"},
                {"g711", config.g711 ? "yes" : "no"},
-               {"masking", config.masking ? "on" : "off"}});
+               {"masking", config.masking ? "on" : "off"},
+               {"prompts", r->segment.can_play ? "yes" : "no"}});
+    if (auto old = w.relayed.find(id); old != w.relayed.end()) stop_playing(w, *old->second);
     w.relayed[id] = std::move(r);
   });
 }
 
 void media_plane::remove(const std::string& call_id) {
   if (known_.erase(call_id) == 0) return;
-  post(call_id, [call_id](worker_thread& w) {
+  post(call_id, [this, call_id](worker_thread& w) {
     if (auto it = w.relayed.find(call_id); it != w.relayed.end()) {
       relayed_call& r = *it->second;
       w.worker.remove_pair(r.pair);
@@ -449,13 +740,206 @@ void media_plane::remove(const std::string& call_id) {
       w.ended_malformed += r.counters.malformed + (r.caller ? r.caller->stats().malformed : 0);
       w.ended_srtp_failures += r.counters.srtp_failures;
       if (r.caller) w.ended_leaked += r.caller->leaked_samples();
+      stop_playing(w, r);
+      std::deque<queued_prompt> unplayed;
+      unplayed.swap(r.segment.prompts);
       log_event(log_level::info, "call media stopped",
                 {{"call-id", call_id},
                  {"malformed", std::to_string(r.counters.malformed)},
                  {"srtp-failures", std::to_string(r.counters.srtp_failures)},
                  {"leaked-samples", std::to_string(r.caller ? r.caller->leaked_samples() : 0)}});
       w.relayed.erase(it);
+      for (const queued_prompt& p : unplayed) report_prompt(call_id, p.id, prompt_outcome::stopped);
     }
+  });
+}
+
+// --- The secure segment ------------------------------------------------------------------------
+
+void media_plane::report_prompt(const std::string& call_id, std::uint64_t prompt_id,
+                                prompt_outcome outcome) {
+  if (config_.on_prompt) config_.on_prompt(call_id, prompt_id, outcome);
+}
+
+void media_plane::update_masking(relayed_call& r) {
+  if (r.caller) r.caller->set_masking(r.masking_wanted || r.segment.removed);
+}
+
+void media_plane::start_playing(worker_thread& w, relayed_call& r) {
+  secure_segment& s = r.segment;
+  if (s.playing || !s.can_play || !s.active()) return;
+  // The first packet is due one ptime after the last one the caller got (or now, if that has
+  // passed), and its timestamp follows on at the clock's pace.
+  const std::int64_t now = steady_us();
+  s.next_due_us = s.have_out ? std::max(now, s.last_sent_us + s.ptime_us) : now;
+  s.next_ts = s.next_ts_at(s.next_due_us);
+  s.mark_next = true;
+  s.mix_head = s.mix_size = 0;
+  s.playing = true;
+  w.playing.push_back(&r);
+}
+
+void media_plane::stop_playing(worker_thread& w, relayed_call& r) {
+  if (!r.segment.playing) return;
+  r.segment.playing = false;
+  r.segment.remap = true;  // the agent's next packet continues the caller's stream
+  std::erase(w.playing, &r);
+}
+
+void media_plane::play_due(worker_thread& w) {
+  if (w.playing.empty()) return;
+  const std::int64_t now = steady_us();
+  // By index: a finished segment leaves the list below (a prompt handler cannot change it:
+  // what it asks for waits in the queue for the next poll).
+  for (std::size_t i = 0; i < w.playing.size();) {
+    relayed_call& r = *w.playing[i];
+    secure_segment& s = r.segment;
+    for (std::int64_t sent = 0; s.active() && s.next_due_us <= now; ++sent) {
+      if (sent == max_burst) {
+        // Too late to catch up: skip what is left, and let the timestamps show the gap.
+        const std::int64_t skipped = (now - s.next_due_us) / s.ptime_us + 1;
+        s.next_ts +=
+            static_cast<std::uint32_t>(skipped * static_cast<std::int64_t>(s.ptime_samples));
+        s.next_due_us += skipped * s.ptime_us;
+        s.mark_next = true;
+        break;
+      }
+      play_one(w, r, s.next_due_us);
+      s.next_due_us += s.ptime_us;
+    }
+    if (s.active()) {
+      ++i;
+    } else {
+      stop_playing(w, r);  // the next call moves into slot i
+    }
+  }
+}
+
+void media_plane::play_one(worker_thread& w, relayed_call& r, std::int64_t due_us) {
+  secure_segment& s = r.segment;
+  const std::size_t n = std::min(s.ptime_samples, max_ptime_samples);
+  std::array<std::int16_t, max_ptime_samples> frame{};
+  // Prompts follow each other without a gap; `done` of them end in this packet.
+  std::size_t filled = 0, done = 0;
+  for (auto it = s.prompts.begin(); it != s.prompts.end() && filled < n; ++it) {
+    const std::vector<std::int16_t>& audio = *it->audio;
+    const std::size_t take = std::min(n - filled, audio.size() - it->played);
+    std::copy_n(audio.begin() + static_cast<std::ptrdiff_t>(it->played), take,
+                frame.begin() + static_cast<std::ptrdiff_t>(filled));
+    it->played += take;
+    filled += take;
+    if (it->played < audio.size()) break;
+    ++done;
+  }
+  if (!s.removed) s.mix_into(std::span(frame).first(n));
+
+  std::span<std::uint8_t> packet(w.packet);
+  const auto seq = static_cast<std::uint16_t>(s.last_seq + 1);
+  const std::uint32_t ts = s.next_ts;
+  packet[0] = 0x80;  // version 2; no padding, extension or CSRCs
+  packet[1] = static_cast<std::uint8_t>((s.mark_next ? 0x80 : 0) | s.out_pt);
+  packet[2] = static_cast<std::uint8_t>(seq >> 8);
+  packet[3] = static_cast<std::uint8_t>(seq);
+  for (int i = 0; i < 4; ++i) {
+    packet[static_cast<std::size_t>(4 + i)] = static_cast<std::uint8_t>(ts >> (24 - 8 * i));
+    packet[static_cast<std::size_t>(8 + i)] = static_cast<std::uint8_t>(s.out_ssrc >> (24 - 8 * i));
+  }
+  dsp::g711_encode(s.out_law, std::span<const std::int16_t>(frame.data(), n),
+                   packet.subspan(rtp_header_bytes, n));
+  std::size_t length = rtp_header_bytes + n;
+  // A packet that cannot be protected is lost to the caller; the stream moves on regardless.
+  if (r.caller_out == nullptr || r.caller_out->protect_rtp(packet, length) == srtp_status::ok) {
+    (void)w.worker.send(r.pair, true, packet.first(length));
+  } else {
+    ++r.counters.malformed;
+  }
+  s.mark_next = false;
+  s.have_out = true;
+  s.generated = true;
+  s.last_seq = seq;
+  s.next_ts = ts + static_cast<std::uint32_t>(n);
+  s.last_sent_us = due_us;
+
+  for (; done > 0; --done) {
+    const std::uint64_t id = s.prompts.front().id;
+    s.prompts.pop_front();  // its audio is freed here, on the worker
+    report_prompt(s.call_id, id, prompt_outcome::finished);
+  }
+}
+
+void media_plane::play_to_caller(const std::string& call_id, std::uint64_t prompt_id,
+                                 std::shared_ptr<const std::vector<std::int16_t>> audio) {
+  post(call_id, [this, call_id, prompt_id, audio = std::move(audio)](worker_thread& w) mutable {
+    const auto it = w.relayed.find(call_id);
+    const char* why = it == w.relayed.end()           ? "call not relayed"
+                      : !it->second->segment.can_play ? "no G.711 toward the caller"
+                      : audio == nullptr              ? "no audio"
+                                                      : nullptr;
+    if (why != nullptr) {
+      log_event(log_level::warn, "prompt not played",
+                {{"call-id", call_id}, {"prompt", std::to_string(prompt_id)}, {"error", why}});
+      report_prompt(call_id, prompt_id, prompt_outcome::failed);
+      return;
+    }
+    relayed_call& r = *it->second;
+    r.segment.prompts.push_back({prompt_id, std::move(audio), 0});
+    start_playing(w, r);
+  });
+}
+
+void media_plane::play_to_caller(const std::string& call_id, std::uint64_t prompt_id,
+                                 std::vector<std::int16_t> audio) {
+  play_to_caller(call_id, prompt_id,
+                 std::make_shared<const std::vector<std::int16_t>>(std::move(audio)));
+}
+
+void media_plane::stop_prompt(const std::string& call_id, std::uint64_t prompt_id) {
+  post(call_id, [this, call_id, prompt_id](worker_thread& w) {
+    const auto it = w.relayed.find(call_id);
+    if (it == w.relayed.end()) return;
+    auto& prompts = it->second->segment.prompts;
+    const auto from = std::find_if(prompts.begin(), prompts.end(),
+                                   [&](const queued_prompt& p) { return p.id == prompt_id; });
+    if (from == prompts.end()) return;
+    std::vector<std::uint64_t> stopped;
+    for (auto p = from; p != prompts.end(); ++p) stopped.push_back(p->id);
+    prompts.erase(from, prompts.end());
+    // The playout clock stops at its next turn if nothing else keeps it going.
+    for (const std::uint64_t id : stopped) report_prompt(call_id, id, prompt_outcome::stopped);
+  });
+}
+
+void media_plane::set_agent_removed(const std::string& call_id, bool removed) {
+  post(call_id, [call_id, removed](worker_thread& w) {
+    const auto it = w.relayed.find(call_id);
+    if (it == w.relayed.end()) return;
+    relayed_call& r = *it->second;
+    secure_segment& s = r.segment;
+    if (s.removed == removed) return;
+    s.removed = removed;
+    if (!removed && s.caller_g711) {
+      // The caller_stream's look-ahead still holds audio from the removed time.
+      s.silence_tail = (r.lookahead_ms + s.caller_ptime_ms - 1) / s.caller_ptime_ms;
+    } else {
+      s.silence_tail = 0;
+    }
+    // Mixing starts with what arrives from now on.
+    s.mix_head = s.mix_size = 0;
+    update_masking(r);
+    start_playing(w, r);
+    log_event(log_level::info, removed ? "agent removed" : "agent restored",
+              {{"call-id", call_id}});
+  });
+}
+
+void media_plane::set_masking(const std::string& call_id, bool on, dsp::mask_mode mode) {
+  post(call_id, [call_id, on, mode](worker_thread& w) {
+    const auto it = w.relayed.find(call_id);
+    if (it == w.relayed.end() || !it->second->caller) return;
+    relayed_call& r = *it->second;
+    r.caller->set_mask_mode(mode);
+    r.masking_wanted = on;
+    update_masking(r);
   });
 }
 

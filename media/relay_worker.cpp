@@ -202,6 +202,26 @@ std::optional<pair_activity> relay_worker::activity(int id) const noexcept {
   return pair_activity{p.created_ms, p.caller.last_received_ms, p.agent.last_received_ms};
 }
 
+bool relay_worker::send(int id, bool to_caller, std::span<const std::uint8_t> datagram) noexcept {
+  if (id < 0 || static_cast<std::size_t>(id) >= pairs_.size() ||
+      !pairs_[static_cast<std::size_t>(id)]) {
+    return false;
+  }
+  const side& out = to_caller ? pairs_[static_cast<std::size_t>(id)]->caller
+                              : pairs_[static_cast<std::size_t>(id)]->agent;
+  if (!out.remote) {
+    ++stats_.no_remote;
+    return false;
+  }
+  if (::sendto(out.fd, datagram.data(), datagram.size(), 0,
+               reinterpret_cast<const sockaddr*>(&out.remote->address), out.remote->length) < 0) {
+    ++stats_.send_failed;
+    return false;
+  }
+  ++stats_.generated;
+  return true;
+}
+
 std::size_t relay_worker::poll_once(int timeout_ms) noexcept {
   epoll_event events[64];
   const int ready = ::epoll_wait(epoll_fd_, events, 64, timeout_ms);

@@ -3,16 +3,53 @@
 /// relay pair on the ports call_control allocated (plus an RTCP pair on the ports above, unless
 /// both sides multiplex RTCP), wired through per-direction filters:
 ///
-///   caller -> [SRTP unprotect] -> caller_stream (keys found, masked) -> [SRTP protect] -> agent
-///   agent  -> [SRTP unprotect] -> agent stream (keys found, optional) -> [SRTP protect] -> caller
+///   caller -> [SRTP unprotect] -> caller_stream (keys found, masked) -> [removed: silence]
+///          -> [SRTP protect] -> agent
+///   agent  -> [SRTP unprotect] -> agent stream (keys found, optional) -> caller feed
+///          -> [SRTP protect] -> caller
+///   prompts and the removed agent's silence: the call's playout clock -> caller feed
+///          -> [SRTP protect] -> caller
 ///
 /// and RTCP the same way (SRTCP, translation where the caller_stream changed the stream).
 /// A call is pinned to one worker, chosen by its call-id. The control thread describes calls
 /// as they change (apply, remove); each worker takes its changes between polls through its
 /// own small queue, so the packet path takes no lock and no state is shared between workers.
 /// Workers also watch their calls' activity and report calls that time out.
+///
+/// **Secure segment** (a payment's dialog drives it; any thread may ask, through the same
+/// queue): `play_to_caller` queues 8 kHz linear PCM toward the caller, `stop_prompt` cuts it,
+/// `set_agent_removed` takes the agent out of the audio both ways, and `set_masking` masks the
+/// caller's keys toward the agent. While a prompt is queued or the agent is removed, the
+/// caller's stream is made by the call's playout clock: a deadline every ptime (the agent
+/// stream's), kept by the worker's poll timeout, at which one packet is sent in the caller's
+/// G.711 law: the prompt's samples (gapless across queued prompts) alone when the agent is
+/// removed, or summed with saturation with the agent's decoded audio (queued as it arrives,
+/// at most 3 ptimes) when the agent is on the line; silence when the agent is removed and no
+/// prompt plays. The agent's packets are not relayed meanwhile. A silent agent does not
+/// matter: the clock, not the agent's packets, paces the prompt. Late wake-ups send the
+/// packets that are due (at most 5 at once; older ones are skipped and their time shows as a
+/// timestamp jump).
+///
+/// **Continuity toward the caller.** The caller feed remembers the last packet the caller was
+/// sent (SSRC, sequence number, the timestamp after its audio, and when). Generated packets
+/// continue that stream: the same SSRC, the next sequence numbers, and timestamps that follow
+/// on at the clock's pace (a gap in time since the last packet shows as a timestamp jump).
+/// Once a packet was generated, the agent's own packets are rewritten for good: on the first
+/// one after a segment (or after the agent changed SSRC) sequence and timestamp offsets are
+/// chosen so that it continues the caller's stream, and every later one keeps them. Before
+/// any packet was generated the agent's packets pass bit-exact. The first packet after each
+/// switch carries the marker bit. RTCP toward the caller is not translated.
+///
+/// **Agent removed.** Toward the agent, every audio packet the caller_stream sends on has its
+/// payload replaced by G.711 silence (same sequence numbers and timestamps, so the agent's
+/// stream stays continuous), masking is forced on (so RFC 4733 keys are replaced or withheld
+/// as with `block DTMF`), and anything else the caller sends is dropped; after the agent is
+/// restored, the packets that still carry audio from the removed time (the masker's
+/// look-ahead) are silenced too. Calls without G.711 toward the agent drop the caller's packets
+/// while the agent is removed. Toward the caller, the agent's packets are dropped.
 
 #include <atomic>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
@@ -32,6 +69,19 @@
 namespace toneguard::media {
 
 class bound_port_allocator;
+
+/// What became of a prompt given to media_plane::play_to_caller.
+enum class prompt_outcome : std::uint8_t {
+  finished,  ///< its last sample was sent to the caller
+  stopped,   ///< stop_prompt (on it or one queued before it), or the call was removed
+  failed,    ///< not played: no such call relayed, or no G.711 toward the caller
+};
+
+/// Told when a prompt finished, was stopped or failed; called on the call's worker thread, in
+/// the order the prompts were queued. It may call the media plane's segment functions. Prompts
+/// still queued when the plane is destroyed are not reported.
+using prompt_handler =
+    std::function<void(const std::string& call_id, std::uint64_t prompt_id, prompt_outcome)>;
 
 /// How the media plane treats calls (the daemon's options).
 struct media_plane_config {
@@ -56,6 +106,8 @@ struct media_plane_config {
   /// Where the sockets of allocated ports wait since the offer (the daemon's allocator, used
   /// on the control thread); null: the workers bind the ports at the answer.
   bound_port_allocator* sockets = nullptr;
+  /// Told what became of each prompt (worker threads); may be empty.
+  prompt_handler on_prompt;
 };
 
 /// Totals over all workers (any thread; each value is read atomically, the set is not one
@@ -64,6 +116,7 @@ struct media_totals {
   std::uint64_t calls = 0;          ///< calls relayed now
   std::uint64_t received = 0;       ///< datagrams received
   std::uint64_t forwarded = 0;      ///< datagrams sent on
+  std::uint64_t generated = 0;      ///< datagrams made here: prompts, silence toward the caller
   std::uint64_t dropped = 0;        ///< dropped: no remote yet, wrong source, failed sends
   std::uint64_t malformed = 0;      ///< dropped: not valid RTP/RTCP for the call
   std::uint64_t srtp_failures = 0;  ///< dropped: SRTP/SRTCP authentication or replay
@@ -92,6 +145,28 @@ class media_plane {
   /// The call was deleted (control thread).
   void remove(const std::string& call_id);
 
+  // --- The secure segment: any thread may call these; each is posted to the call's worker
+  // and takes effect between its polls, in the order asked.
+
+  /// Plays `audio` (8 kHz 16-bit linear PCM) to the caller, after the prompts already queued
+  /// for the call; `prompt_id` comes back to on_prompt. Mixed with the agent's audio unless
+  /// the agent is removed. A call that is not relayed or has no G.711 toward the caller
+  /// reports `failed`. The audio is shared, never copied, and freed after it has played.
+  void play_to_caller(const std::string& call_id, std::uint64_t prompt_id,
+                      std::shared_ptr<const std::vector<std::int16_t>> audio);
+  /// As above, taking the samples over.
+  void play_to_caller(const std::string& call_id, std::uint64_t prompt_id,
+                      std::vector<std::int16_t> audio);
+  /// Stops prompt `prompt_id` (playing or queued) and every prompt queued after it; each is
+  /// reported `stopped`, in queue order. An unknown id changes nothing.
+  void stop_prompt(const std::string& call_id, std::uint64_t prompt_id);
+  /// Takes the agent out of the call's audio (true) or brings it back (false): see the comment
+  /// at the top. Masking toward the agent is on while removed, whatever set_masking says.
+  void set_agent_removed(const std::string& call_id, bool removed);
+  /// Masks the caller's keys toward the agent (on) or stops (off), in `mode`, as `block DTMF`
+  /// does (its look-ahead stays). The latest of this and a changed `block DTMF` wins.
+  void set_masking(const std::string& call_id, bool on, dsp::mask_mode mode);
+
   /// Counters over all workers (any thread).
   [[nodiscard]] media_totals totals() const noexcept;
   /// Number of worker threads.
@@ -101,6 +176,7 @@ class media_plane {
 
  private:
   struct direction_filter;
+  struct secure_segment;
   struct key_counter;
   struct relayed_call;
   struct worker_thread;
@@ -113,6 +189,12 @@ class media_plane {
   void post(const std::string& call_id, std::function<void(worker_thread&)> command);
   void run_worker(worker_thread& w);
   void check_timeouts(worker_thread& w, std::int64_t now_ms);
+  void play_due(worker_thread& w);
+  void play_one(worker_thread& w, relayed_call& r, std::int64_t due_us);
+  void report_prompt(const std::string& call_id, std::uint64_t prompt_id, prompt_outcome outcome);
+  static void update_masking(relayed_call& r);
+  static void start_playing(worker_thread& w, relayed_call& r);
+  static void stop_playing(worker_thread& w, relayed_call& r);
   static void publish_counters(worker_thread& w);
   [[nodiscard]] masking_state masking_of(const call& c) const;
 

@@ -83,6 +83,7 @@ struct relay_stats {
   std::uint64_t filtered = 0;       ///< dropped by a filter (malformed, SRTP failures, ...)
   std::uint64_t send_failed = 0;    ///< sendmmsg refused them
   std::uint64_t receive_calls = 0;  ///< recvmmsg calls (datagrams per call = received / this)
+  std::uint64_t generated = 0;      ///< datagrams sent with send() (made here, not relayed)
 };
 
 /// When a pair last heard from each side, in the worker's monotonic clock (ms).
@@ -125,6 +126,12 @@ class relay_worker {
   remotes(int id) const noexcept;
   /// When a pair last heard from its sides; nullopt for an unknown pair.
   [[nodiscard]] std::optional<pair_activity> activity(int id) const noexcept;
+
+  /// Sends one datagram the owner made (not relayed: a prompt, silence) from the pair's
+  /// caller-facing socket to the caller (`to_caller`) or from its agent-facing socket to the
+  /// agent, as relayed packets go. Returns false (counted: no_remote, send_failed) when the
+  /// pair or that side's address is unknown, or the socket refused it. No allocation.
+  bool send(int id, bool to_caller, std::span<const std::uint8_t> datagram) noexcept;
 
   /// Waits up to `timeout_ms` for datagrams and relays every one that has arrived. Returns
   /// the datagrams forwarded.
