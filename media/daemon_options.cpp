@@ -39,7 +39,7 @@ struct option_spec {
   std::string_view help;
 };
 
-constexpr std::array<option_spec, 15> specs{{
+constexpr std::array<option_spec, 23> specs{{
     {"config-file", value_kind::text, true, "FILE",
      "read options from FILE first (TOML: *.toml, YAML: *.yaml/*.yml); keys are the option\n"
      "      names without dashes; the command line overrides the file"},
@@ -72,6 +72,24 @@ constexpr std::array<option_spec, 15> specs{{
     {"strict-source", value_kind::boolean, false, "",
      "on every call, drop media that does not come from a side's latched address (default\n"
      "      no; the ng flag strict-source sets it per call)"},
+    {"api-listen", value_kind::text, false, "ADDR:PORT",
+     "the payment API, agent panel and /metrics (HTTP or HTTPS) listen here; started when\n"
+     "      api-token-file names at least one token (default 127.0.0.1:2280)"},
+    {"api-token-file", value_kind::text, false, "FILE",
+     "API bearer tokens, one per line: TOKEN, or TOKEN read-only; # starts a comment"},
+    {"api-tls-cert", value_kind::text, false, "FILE",
+     "serve the API over HTTPS with this PEM certificate chain (with api-tls-key)"},
+    {"api-tls-key", value_kind::text, false, "FILE", "the PEM private key of api-tls-cert"},
+    {"payment-config", value_kind::text, false, "FILE",
+     "payment settings: the [payment] table of this TOML file (a TOML config-file's own\n"
+     "      [payment] table is read too; default: built-in, with the sandbox gateway)"},
+    {"prompts", value_kind::text, false, "DIR",
+     "the prompt set (manifest.tsv) of the payment language (default: prompts/LANG beside\n"
+     "      the program's directory, then /usr/share/toneguard/prompts/LANG)"},
+    {"report-db", value_kind::text, false, "FILE",
+     "the SQLite reporting store of calls, segments and payments (default: in memory)"},
+    {"node-name", value_kind::text, false, "NAME",
+     "this node's name in reports (default: the host name)"},
     {"help", value_kind::flag, true, "", "print this help and exit"},
 }};
 
@@ -199,6 +217,22 @@ std::optional<std::string> apply_value(daemon_options& o, const option_spec& spe
     if (name == "mask-all-calls") o.mask_all_calls = on;
     if (name == "detect-agent-dtmf") o.detect_agent_dtmf = on;
     if (name == "strict-source") o.strict_source = on;
+  } else if (name == "api-listen") {
+    auto endpoint = parse_ip_endpoint(value);
+    if (!endpoint.ok()) return fail(endpoint.error_message());
+    o.api_listen = std::move(endpoint).value();
+  } else if (name == "api-token-file" || name == "api-tls-cert" || name == "api-tls-key" ||
+             name == "payment-config" || name == "prompts" || name == "report-db" ||
+             name == "node-name") {
+    if (value.empty()) return fail("empty value");
+    std::string& field = name == "api-token-file"   ? o.api_token_file
+                         : name == "api-tls-cert"   ? o.api_tls_cert
+                         : name == "api-tls-key"    ? o.api_tls_key
+                         : name == "payment-config" ? o.payment_config_file
+                         : name == "prompts"        ? o.prompts_dir
+                         : name == "report-db"      ? o.report_db
+                                                    : o.node_name;
+    field = std::string(value);
   } else if (name == "help") {
     o.help = true;
   }
@@ -312,6 +346,11 @@ result<daemon_options> apply_toml(std::string_view text, std::string_view origin
                  ", column " + std::to_string(where.column) + ": " + std::string(e.description())};
   }
   for (const auto& [key, node] : table) {
+    // The payment settings' table belongs to the payment config (the daemon reads it).
+    if (key.str() == "payment" && node.is_table()) {
+      o.payment_in_config_file = true;
+      continue;
+    }
     const option_spec* spec = find_spec(key.str());
     const config_value value =
         spec != nullptr ? from_toml(node, spec->kind) : config_value{{"-"}, {}};

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <ctime>
 #include <mutex>
+#include <span>
 
 namespace toneguard::media {
 
@@ -77,6 +78,11 @@ std::optional<log_level> parse_log_level(std::string_view name) noexcept {
 
 std::string format_log_line(std::chrono::system_clock::time_point ts, log_level level,
                             std::string_view msg, std::initializer_list<log_field> fields) {
+  return format_log_line(ts, level, msg, std::span<const log_field>(fields.begin(), fields.size()));
+}
+
+std::string format_log_line(std::chrono::system_clock::time_point ts, log_level level,
+                            std::string_view msg, std::span<const log_field> fields) {
   using namespace std::chrono;
   const auto ms_total = duration_cast<milliseconds>(ts.time_since_epoch()).count();
   const std::time_t secs = static_cast<std::time_t>(ms_total / 1000);
@@ -115,6 +121,10 @@ bool log_enabled(log_level level) noexcept {
 
 void log_event(log_level level, std::string_view msg,
                std::initializer_list<log_field> fields) noexcept {
+  log_event(level, msg, std::span<const log_field>(fields.begin(), fields.size()));
+}
+
+void log_event(log_level level, std::string_view msg, std::span<const log_field> fields) noexcept {
   if (!log_enabled(level)) return;
   try {
     const std::string line = format_log_line(std::chrono::system_clock::now(), level, msg, fields);

@@ -328,10 +328,10 @@ struct media_plane::worker_thread {
   std::atomic<bool> queued{false};
   // Published by the thread every 200 ms and when it stops, read by totals().
   std::atomic<std::uint64_t> calls{0}, received{0}, forwarded{0}, dropped{0}, malformed{0},
-      srtp_failures{0}, timed_out{0}, generated{0};
-  std::atomic<std::int64_t> leaked_samples{0};
+      srtp_failures{0}, timed_out{0}, generated{0}, no_remote{0}, wrong_source{0}, send_failed{0};
+  std::atomic<std::int64_t> leaked_samples{0}, masked_samples{0};
   std::uint64_t ended_malformed = 0, ended_srtp_failures = 0;  // of calls already removed
-  std::int64_t ended_leaked = 0;
+  std::int64_t ended_leaked = 0, ended_masked = 0;
   std::int64_t next_housekeeping_ms = 0;        // timeouts and counters are due
   std::vector<relayed_call*> playing;           // calls whose playout clock runs
   std::mt19937 random{std::random_device{}()};  // a stream's first SSRC, sequence, timestamp
@@ -418,12 +418,14 @@ void media_plane::publish_counters(worker_thread& w) {
   const relay_stats& s = w.worker.stats();
   std::uint64_t malformed = w.ended_malformed, srtp_failures = w.ended_srtp_failures;
   std::int64_t leaked = w.ended_leaked;
+  std::int64_t masked = w.ended_masked;
   for (const auto& [id, call] : w.relayed) {
     malformed += call->counters.malformed;
     srtp_failures += call->counters.srtp_failures;
     if (call->caller) {
       malformed += call->caller->stats().malformed;
       leaked += call->caller->leaked_samples();
+      masked += call->caller->masked_samples();
     }
   }
   w.calls.store(w.relayed.size(), std::memory_order_relaxed);
@@ -431,9 +433,13 @@ void media_plane::publish_counters(worker_thread& w) {
   w.forwarded.store(s.forwarded, std::memory_order_relaxed);
   w.generated.store(s.generated, std::memory_order_relaxed);
   w.dropped.store(s.no_remote + s.wrong_source + s.send_failed, std::memory_order_relaxed);
+  w.no_remote.store(s.no_remote, std::memory_order_relaxed);
+  w.wrong_source.store(s.wrong_source, std::memory_order_relaxed);
+  w.send_failed.store(s.send_failed, std::memory_order_relaxed);
   w.malformed.store(malformed, std::memory_order_relaxed);
   w.srtp_failures.store(srtp_failures, std::memory_order_relaxed);
   w.leaked_samples.store(leaked, std::memory_order_relaxed);
+  w.masked_samples.store(masked, std::memory_order_relaxed);
 }
 
 void media_plane::check_timeouts(worker_thread& w, std::int64_t now) {
@@ -472,10 +478,14 @@ media_totals media_plane::totals() const noexcept {
     t.forwarded += w->forwarded.load(std::memory_order_relaxed);
     t.generated += w->generated.load(std::memory_order_relaxed);
     t.dropped += w->dropped.load(std::memory_order_relaxed);
+    t.no_remote += w->no_remote.load(std::memory_order_relaxed);
+    t.wrong_source += w->wrong_source.load(std::memory_order_relaxed);
+    t.send_failed += w->send_failed.load(std::memory_order_relaxed);
     t.malformed += w->malformed.load(std::memory_order_relaxed);
     t.srtp_failures += w->srtp_failures.load(std::memory_order_relaxed);
     t.timed_out += w->timed_out.load(std::memory_order_relaxed);
     t.leaked_samples += w->leaked_samples.load(std::memory_order_relaxed);
+    t.masked_samples += w->masked_samples.load(std::memory_order_relaxed);
   }
   return t;
 }
@@ -740,6 +750,7 @@ void media_plane::remove(const std::string& call_id) {
       w.ended_malformed += r.counters.malformed + (r.caller ? r.caller->stats().malformed : 0);
       w.ended_srtp_failures += r.counters.srtp_failures;
       if (r.caller) w.ended_leaked += r.caller->leaked_samples();
+      if (r.caller) w.ended_masked += r.caller->masked_samples();
       stop_playing(w, r);
       std::deque<queued_prompt> unplayed;
       unplayed.swap(r.segment.prompts);

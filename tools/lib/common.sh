@@ -18,13 +18,21 @@ TONEGUARD_PACKAGES=(
   libgstreamer1.0-dev
   asterisk-core-sounds-en-wav asterisk-moh-opsound-wav espeak-ng
   python3
+  chromium nodejs npm  # the agent panel's browser test (playwright-core from npm)
 )
 
 # Installs the packages that are missing (apt-get as root, or through sudo).
 ensure_packages() {
   local missing=()
   for p in "${TONEGUARD_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" && continue
+    # Node.js from another source (e.g. NodeSource, which bundles npm) serves as well; Debian's
+    # npm package would conflict with it.
+    case $p in
+      nodejs) command -v node >/dev/null && continue ;;
+      npm) command -v npm >/dev/null && continue ;;
+    esac
+    missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "toneguard: installing missing packages: ${missing[*]}"

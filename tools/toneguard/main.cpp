@@ -1,20 +1,35 @@
 // toneguard: the RTP media proxy daemon, the composition root. It reads the options, logs to
 // stderr, answers the ng control protocol on --listen-ng with call_control (offer, answer,
 // delete, query, list, block/unblock DTMF), relays each answered call's RTP through the media
-// plane with its keys found and masked toward the agent, and stops cleanly on SIGTERM/SIGINT.
-// Exit status: 0 after a signal, 1 when start-up fails, 2 on a bad option.
+// plane with its keys found and masked toward the agent, runs secure payments on live calls
+// (engine's payment service: the caller's keys drive the call's payment dialog, whose actions
+// drive the media), serves the payment API, the agent panel and /metrics, and stops cleanly on
+// SIGTERM/SIGINT. Exit status: 0 after a signal, 1 when start-up fails, 2 on a bad option.
 
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <ctime>
 #include <exception>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 
+#include "payment_link.h"
+#include "toneguard/engine/agent_panel.h"
+#include "toneguard/engine/api_server.h"
 #include "toneguard/engine/card_data.h"
+#include "toneguard/engine/metrics.h"
+#include "toneguard/engine/payment_api.h"
+#include "toneguard/engine/payment_config.h"
+#include "toneguard/engine/payment_service.h"
+#include "toneguard/engine/prompt_set.h"
 #include "toneguard/media/bound_ports.h"
 #include "toneguard/media/call_control.h"
 #include "toneguard/media/daemon_options.h"
@@ -28,47 +43,76 @@ namespace {
 
 using namespace toneguard::media;
 
-// The ng handler: call_control answers, then the media plane follows what changed.
+namespace engine = toneguard::engine;
+
+// The ng key by which an IVR platform starts a fully automated payment on a call: its value
+// is the JSON body of POST /v1/calls/{call_id}/payments. Given on the offer or the answer, the
+// payment starts when the call is answered.
+constexpr std::string_view payment_key = "toneguard-payment";
+
+// The ng handler: call_control answers, then the media plane and the payment service follow
+// what changed.
 class proxy_handler final : public ng_handler {
  public:
-  proxy_handler(call_control& calls, media_plane& media) : calls_(calls), media_(media) {}
-  bencode_value handle(const ng_request& request) override {
+  proxy_handler(call_control& calls, media_plane& media, engine::payment_service& payments,
+                const engine::payment_config& config)
+      : calls_(calls), media_(media), payments_(payments), config_(config) {}
+
+  bencode_value handle(const ng_request& request) override { return handle(request, "deleted"); }
+
+  /// As handle(); a delete ends the call with `end_reason` in the reports.
+  bencode_value handle(const ng_request& request, std::string_view end_reason) {
     calls_.set_time(static_cast<std::int64_t>(std::time(nullptr)));
     bencode_value reply = calls_.handle(request);
-    if (const auto id = request.call_id()) {
-      const std::string call_id(*id);
-      if (const call* c = calls_.find(call_id)) {
-        media_.apply(*c);
-      } else if (request.command == ng_command::delete_call) {
-        media_.remove(call_id);
-      }
+    const auto id = request.call_id();
+    if (!id) return reply;
+    const std::string call_id(*id);
+    if (const call* c = calls_.find(call_id)) {
+      media_.apply(*c);
+      const bool answered = c->agent.has_remote && c->caller.has_remote;
+      payments_.call_updated(call_id, answered ? "answered" : "offered",
+                             (c->caller.has_remote ? 1 : 0) + (c->agent.has_remote ? 1 : 0));
+      if (const auto body = request.string_key(payment_key)) pending_[call_id] = *body;
+      if (answered) start_pending(call_id);
+    } else if (request.command == ng_command::delete_call) {
+      media_.remove(call_id);
+      pending_.erase(call_id);
+      payments_.call_ended(call_id, end_reason);
     }
     return reply;
   }
 
  private:
+  void start_pending(const std::string& call_id) {
+    const auto it = pending_.find(call_id);
+    if (it == pending_.end()) return;
+    const std::string body = std::move(it->second);
+    pending_.erase(it);
+    auto parsed = engine::parse_start_payment(body, config_);
+    if (!parsed) {
+      log_event(log_level::error, "payment not started",
+                {{"call-id", call_id}, {"source", "ng"}, {"error", parsed.message()}});
+      return;
+    }
+    engine::payment_request request = std::move(parsed).value().request;
+    if (!request.mode) request.mode = engine::payment_mode::automated;
+    auto started = payments_.start_payment(call_id, std::move(request));
+    if (!started) {
+      log_event(log_level::error, "payment not started",
+                {{"call-id", call_id}, {"source", "ng"}, {"error", started.failure().message}});
+    }
+  }
+
   call_control& calls_;
   media_plane& media_;
-};
-
-// Until the payment engine is joined here (issue 5), keys are only logged, and never their
-// value: a key is card data while a payment runs.
-class logged_keys final : public digit_sink {
- public:
-  void on_digit(std::string_view call_id, leg from, const digit_event& event) override {
-    log_event(log_level::info,
-              event.what == digit_event::phase::start ? "key pressed" : "key released",
-              {{"call-id", std::string(call_id)},
-               {"leg", from == leg::caller ? "caller" : "agent"},
-               {"source", event.source == digit_source::in_band           ? "in-band"
-                          : event.source == digit_source::telephone_event ? "rfc4733"
-                                                                          : "both"}});
-  }
+  engine::payment_service& payments_;
+  const engine::payment_config& config_;
+  std::map<std::string, std::string> pending_;  // call-id -> start body (control thread)
 };
 
 // Ends a call the media plane reported (timeouts) on the control thread, through the same
 // path as an ng delete, so call_control releases its ports and the plane its sockets.
-void end_call(ng_handler& handler, const std::string& call_id, std::string_view reason) {
+void end_call(proxy_handler& handler, const std::string& call_id, std::string_view reason) {
   const std::string datagram = "toneguard-" + std::string(reason) + " d7:command6:delete7:call-id" +
                                std::to_string(call_id.size()) + ":" + call_id + "e";
   auto request = parse_ng_request(datagram);
@@ -77,7 +121,7 @@ void end_call(ng_handler& handler, const std::string& call_id, std::string_view 
               {{"call-id", call_id}, {"error", request.error_message()}});
     return;
   }
-  handler.handle(request.value());
+  handler.handle(request.value(), reason);
   log_event(log_level::info, "call ended", {{"call-id", call_id}, {"reason", std::string(reason)}});
 }
 
@@ -94,6 +138,85 @@ std::string join(const std::vector<std::string>& items) {
     out += item;
   }
   return out;
+}
+
+std::optional<std::string> read_text_file(const std::string& path, std::string& text) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "cannot open " + path;
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) return "cannot read " + path;
+  text = buffer.str();
+  return std::nullopt;
+}
+
+// The payment settings: --payment-config's [payment], else the TOML config-file's, else the
+// built-in defaults (the embedded sandbox gateway).
+engine::outcome<engine::payment_config> load_payment_config(const daemon_options& options) {
+  std::string file = options.payment_config_file;
+  if (file.empty() && options.payment_in_config_file) file = options.config_file;
+  if (file.empty()) return engine::validate_payment_config(engine::default_payment_config());
+  std::string text;
+  if (auto problem = read_text_file(file, text))
+    return engine::failure{"payment config: " + *problem};
+  return engine::parse_payment_config(text, file);
+}
+
+// The prompt set: --prompts, else prompts/<language> beside the program's directory (the build
+// tree's build/prompts/en), else the installed one.
+std::filesystem::path prompts_dir(const daemon_options& options, const std::string& language) {
+  if (!options.prompts_dir.empty()) return options.prompts_dir;
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const auto beside = exe.parent_path().parent_path() / "prompts" / language;
+    if (std::filesystem::exists(beside / "manifest.tsv", ec)) return beside;
+  }
+  return std::filesystem::path("/usr/share/toneguard/prompts") / language;
+}
+
+engine::outcome<toneguard::dsp::prompt_audio> load_prompts(const std::filesystem::path& dir,
+                                                           const std::string& language) {
+  const engine::prompt_language* lang = engine::find_language(language);
+  if (lang == nullptr) return engine::failure{"no prompt language '" + language + "'"};
+  auto set = engine::load_prompt_set(dir);
+  if (!set) return engine::failure{set.message()};
+  if (auto missing = engine::check_complete(set.value(), *lang)) return *missing;
+  std::vector<toneguard::dsp::prompt_file> files;
+  for (const auto& [id, path] : set.value().files()) files.push_back({id, path});
+  auto loaded = toneguard::dsp::prompt_audio::load(files);
+  if (!loaded.ok()) return engine::failure{loaded.error_message()};
+  return std::move(loaded).value();
+}
+
+// --api-token-file: one token per line, "TOKEN" or "TOKEN read-only"; blank lines and lines
+// starting with # are skipped. Messages name the line, never a token.
+engine::outcome<std::vector<engine::api_token>> load_tokens(const std::string& path) {
+  std::string text;
+  if (auto problem = read_text_file(path, text))
+    return engine::failure{"api-token-file: " + *problem};
+  std::vector<engine::api_token> tokens;
+  std::istringstream lines(text);
+  std::string line;
+  for (int number = 1; std::getline(lines, line); ++number) {
+    std::istringstream words(line);
+    std::string token, flag, extra;
+    words >> token >> flag >> extra;
+    if (token.empty() || token.front() == '#') continue;
+    if (!extra.empty() || (!flag.empty() && flag != "read-only")) {
+      return engine::failure{"api-token-file " + path + ": line " + std::to_string(number) +
+                             ": expected TOKEN or TOKEN read-only"};
+    }
+    tokens.push_back({token, flag == "read-only"});
+  }
+  if (tokens.empty()) return engine::failure{"api-token-file " + path + ": no token in it"};
+  return tokens;
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "toneguard";
+  return name;
 }
 
 int run(int argc, char** argv) {
@@ -152,7 +275,30 @@ int run(int argc, char** argv) {
   // then rather than failing the call's media at the answer.
   bound_port_allocator ports(media_address, options.port_min, options.port_max);
   call_control calls(advertised.value(), ports);
-  logged_keys keys;
+  // Payments: the config, the prompts, the metrics and the payment service.
+  auto payment_config = load_payment_config(options);
+  if (!payment_config) {
+    log_event(log_level::error, "start-up failed", {{"error", payment_config.message()}});
+    return 1;
+  }
+  const engine::payment_config& config = payment_config.value();
+  const std::filesystem::path prompt_dir = prompts_dir(options, config.language);
+  auto prompts = load_prompts(prompt_dir, config.language);
+  if (!prompts) {
+    log_event(log_level::error, "start-up failed",
+              {{"error", "prompts " + prompt_dir.string() + ": " + prompts.message()}});
+    return 1;
+  }
+  engine::metrics_registry registry;
+  auto registered = engine::toneguard_metrics::register_in(registry);
+  if (!registered) {
+    log_event(log_level::error, "start-up failed", {{"error", registered.message()}});
+    return 1;
+  }
+  engine::toneguard_metrics& metrics = registered.value();
+  toneguard::daemon::key_router keys(metrics);
+  std::atomic<engine::payment_service*> service_for_prompts{nullptr};
+
   media_plane_config media_config;
   media_config.local_address = media_address;
   media_config.workers = static_cast<int>(options.num_threads);
@@ -164,6 +310,12 @@ int run(int argc, char** argv) {
   media_config.timeout_s = options.timeout_s;
   media_config.final_timeout_s = options.final_timeout_s;
   media_config.sockets = &ports;
+  media_config.on_prompt = [&service_for_prompts](const std::string& call_id, std::uint64_t id,
+                                                  prompt_outcome outcome) {
+    if (engine::payment_service* service = service_for_prompts.load()) {
+      service->prompt_done(call_id, id, outcome == prompt_outcome::finished);
+    }
+  };
   // Timeouts are found on media workers and handled on the control thread. The mutex keeps a
   // worker from posting to the server while it is being stopped.
   std::mutex control_mutex;
@@ -176,7 +328,41 @@ int run(int argc, char** argv) {
       end_call(*handler_ptr, call_id, reason);
     });
   });
-  proxy_handler handler(calls, media);
+  toneguard::daemon::metrics_sync metrics_update(metrics, media);
+  toneguard::daemon::media_call media_link(media, prompts.value());
+
+  engine::payment_service_settings service_settings;
+  service_settings.config = config;
+  service_settings.node = options.node_name.empty() ? host_name() : options.node_name;
+  service_settings.report_db = options.report_db.empty() ? ":memory:" : options.report_db;
+  service_settings.metrics = &metrics;
+  service_settings.log = [](std::string_view level, std::string_view message,
+                            std::vector<std::pair<std::string, std::string>> fields) {
+    const log_level l = level == "error"  ? log_level::error
+                        : level == "warn" ? log_level::warn
+                        : level == "info" ? log_level::info
+                                          : log_level::debug;
+    std::vector<log_field> pairs;
+    pairs.reserve(fields.size());
+    for (auto& [k, v] : fields) pairs.push_back({k, v});
+    log_event(l, message, std::span<const log_field>(pairs));
+  };
+  auto started = engine::payment_service::start(service_settings, media_link);
+  if (!started) {
+    log_event(log_level::error, "start-up failed", {{"error", started.message()}});
+    return 1;
+  }
+  std::shared_ptr<engine::payment_service> payments = started.value();
+  service_for_prompts.store(payments.get());
+  media_link.set_service(payments.get());
+  keys.set_service(payments.get());
+  log_event(log_level::info, "payments ready",
+            {{"language", config.language},
+             {"prompts", prompt_dir.string()},
+             {"gateway", payments->sandbox_url().empty() ? "configured" : "embedded sandbox"},
+             {"report-db", service_settings.report_db}});
+
+  proxy_handler handler(calls, media, *payments, config);
   handler_ptr = &handler;
   auto server = ng_server::open(options.listen_ng, handler);
   if (!server.ok()) {
@@ -184,6 +370,7 @@ int run(int argc, char** argv) {
     return 1;
   }
   ng_server& ng = *server.value();
+  metrics_update.set_ng_server(&ng);
   {
     std::lock_guard lock(control_mutex);
     control_server = &ng;
@@ -192,6 +379,46 @@ int run(int argc, char** argv) {
             {{"proto", "ng"},
              {"address", ng.local_address()},
              {"port", std::to_string(ng.local_port())}});
+
+  // The API, the agent panel and /metrics: only with tokens, as every route but /healthz and
+  // the page itself needs one.
+  std::unique_ptr<engine::api_server> api;
+  if (!options.api_token_file.empty()) {
+    auto tokens = load_tokens(options.api_token_file);
+    if (!tokens) {
+      log_event(log_level::error, "start-up failed", {{"error", tokens.message()}});
+      return 1;
+    }
+    engine::api_server_settings api_settings;
+    api_settings.address = options.api_listen.address;
+    api_settings.port = options.api_listen.port;
+    api_settings.tls = !options.api_tls_cert.empty();
+    api_settings.cert_file = options.api_tls_cert;
+    api_settings.key_file = options.api_tls_key;
+    api_settings.tokens = std::move(tokens).value();
+    api_settings.config = config;
+    api_settings.extra_routes.push_back({"/metrics", "text/plain; version=0.0.4; charset=utf-8",
+                                         true, [&metrics_update, &registry] {
+                                           metrics_update.sync();
+                                           return registry.render();
+                                         }});
+    for (const char* path : {"/", "/panel"}) {
+      api_settings.extra_routes.push_back({path, "text/html; charset=utf-8", false,
+                                           [] { return std::string(engine::agent_panel_page()); }});
+    }
+    auto api_started = engine::api_server::start(std::move(api_settings), payments);
+    if (!api_started) {
+      log_event(log_level::error, "start-up failed", {{"error", api_started.message()}});
+      return 1;
+    }
+    api = std::move(api_started).value();
+    log_event(log_level::info, "listening",
+              {{"proto", options.api_tls_cert.empty() ? "api" : "api-tls"},
+               {"address", options.api_listen.address},
+               {"port", std::to_string(api->port())}});
+  } else {
+    log_event(log_level::info, "payment API off: no api-token-file");
+  }
 
   std::thread control([&ng] {
     try {
@@ -204,12 +431,18 @@ int run(int argc, char** argv) {
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   log_event(log_level::info, "stopping", {{"signal", signal_number == SIGTERM ? "TERM" : "INT"}});
+  if (api) api->stop();
   {
     std::lock_guard lock(control_mutex);
     control_server = nullptr;
   }
   ng.stop();
   control.join();
+  const engine::payment_service_totals payment_totals = payments->totals();
+  payments->stop();
+  service_for_prompts.store(nullptr);
+  keys.set_service(nullptr);
+  media_link.set_service(nullptr);
 
   const ng_server_stats stats = ng.stats();
   std::uint64_t rejected = 0;
@@ -221,12 +454,15 @@ int run(int argc, char** argv) {
              {"ng-cached-replies", std::to_string(stats.cached_replies)},
              {"rtp-forwarded", std::to_string(totals.forwarded)},
              {"rtp-received", std::to_string(totals.received)},
+             {"rtp-generated", std::to_string(totals.generated)},
              {"media-dropped", std::to_string(totals.dropped)},
              {"media-malformed", std::to_string(totals.malformed)},
              {"srtp-failures", std::to_string(totals.srtp_failures)},
              {"keys", std::to_string(totals.keys)},
              {"calls-timed-out", std::to_string(totals.timed_out)},
              {"ports-skipped-in-use", std::to_string(ports.skipped())},
+             {"payments-started", std::to_string(payment_totals.payments_started)},
+             {"payments-finished", std::to_string(payment_totals.payments_finished)},
              {"leaked-samples", std::to_string(totals.leaked_samples)}});
   return 0;
 }

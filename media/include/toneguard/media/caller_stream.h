@@ -151,6 +151,8 @@ class caller_stream {
   [[nodiscard]] const caller_stream_stats& stats() const noexcept { return stats_; }
   /// Samples of a key that reached the agent while masking was on (the requirement is 0).
   [[nodiscard]] std::int64_t leaked_samples() const noexcept { return masker_.leaked_samples(); }
+  /// Samples of audio masked toward the agent so far (8 kHz).
+  [[nodiscard]] std::int64_t masked_samples() const noexcept { return masker_.masked_samples(); }
 
  private:
   class in_band_events;

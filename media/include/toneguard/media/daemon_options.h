@@ -68,6 +68,24 @@ struct daemon_options {
   bool detect_agent_dtmf = false;
   /// `--strict-source`: every call drops media not from a side's latched address.
   bool strict_source = false;
+  /// `--api-listen`: where the payment API, the agent panel and /metrics listen. Default
+  /// 127.0.0.1:2280.
+  ip_endpoint api_listen{"127.0.0.1", 2280};
+  /// `--api-token-file`: the API's bearer tokens (see daemon_usage); empty: no API.
+  std::string api_token_file;
+  /// `--api-tls-cert`, `--api-tls-key`: HTTPS for the API; both empty: plain HTTP.
+  std::string api_tls_cert;
+  std::string api_tls_key;
+  /// `--payment-config`: a TOML file whose `[payment]` table configures payments.
+  std::string payment_config_file;
+  /// True when the TOML config-file has a `[payment]` table (read by the daemon).
+  bool payment_in_config_file = false;
+  /// `--prompts`: the prompt set directory; empty: the default places.
+  std::string prompts_dir;
+  /// `--report-db`: the SQLite reporting store; empty: in memory.
+  std::string report_db;
+  /// `--node-name`: this node in reports; empty: the host name.
+  std::string node_name;
   /// `--help` was given: print daemon_usage() and exit 0.
   bool help = false;
 };

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -37,6 +38,9 @@ struct log_field {
 [[nodiscard]] std::string format_log_line(std::chrono::system_clock::time_point ts, log_level level,
                                           std::string_view msg,
                                           std::initializer_list<log_field> fields);
+/// As above, with the fields in a span.
+[[nodiscard]] std::string format_log_line(std::chrono::system_clock::time_point ts, log_level level,
+                                          std::string_view msg, std::span<const log_field> fields);
 
 /// Sets the most verbose level written (default info). Any thread.
 void set_log_level(log_level level) noexcept;
@@ -48,6 +52,8 @@ void set_log_level(log_level level) noexcept;
 /// Any thread; never throws (a failed write is ignored).
 void log_event(log_level level, std::string_view msg,
                std::initializer_list<log_field> fields = {}) noexcept;
+/// As above, with the fields in a span (fields built at run time).
+void log_event(log_level level, std::string_view msg, std::span<const log_field> fields) noexcept;
 
 /// Redirects events to `sink` (nullptr: back to stderr); for tests. Any thread.
 void set_log_sink(std::FILE* sink) noexcept;

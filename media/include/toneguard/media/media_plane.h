@@ -118,11 +118,15 @@ struct media_totals {
   std::uint64_t forwarded = 0;      ///< datagrams sent on
   std::uint64_t generated = 0;      ///< datagrams made here: prompts, silence toward the caller
   std::uint64_t dropped = 0;        ///< dropped: no remote yet, wrong source, failed sends
+  std::uint64_t no_remote = 0;      ///< of dropped: the other side's address not known yet
+  std::uint64_t wrong_source = 0;   ///< of dropped: strict source, not the latched address
+  std::uint64_t send_failed = 0;    ///< of dropped: the send was refused
   std::uint64_t malformed = 0;      ///< dropped: not valid RTP/RTCP for the call
   std::uint64_t srtp_failures = 0;  ///< dropped: SRTP/SRTCP authentication or replay
   std::uint64_t keys = 0;           ///< key presses found (each counted once)
   std::uint64_t timed_out = 0;      ///< calls reported ended by a timeout
   std::int64_t leaked_samples = 0;  ///< key samples that reached an agent (must stay 0)
+  std::int64_t masked_samples = 0;  ///< samples masked toward agents (8 kHz)
 };
 
 class media_plane {
