@@ -20,6 +20,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/json.hpp>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <deque>
 #include <list>
@@ -29,6 +30,8 @@
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
+
+#include "toneguard/engine/report_store.h"
 
 namespace toneguard::engine {
 
@@ -52,6 +55,7 @@ enum class route_id : std::uint8_t {
   get_payment,
   cancel_payment,
   payment_events,
+  reports,
 };
 
 // In route_id order.
@@ -64,6 +68,7 @@ constexpr std::array kRoutes{
     api_route{"GET", "/v1/payments/{payment_id}"},
     api_route{"POST", "/v1/payments/{payment_id}/cancel"},
     api_route{"GET", "/v1/payments/{payment_id}/events"},
+    api_route{"GET", "/v1/reports"},
 };
 
 using digest = std::array<unsigned char, 32>;
@@ -387,6 +392,7 @@ struct api_server::impl {
   http_answer handle(const http::request<http::string_body>& request);
   http_answer handle_route(route_id id, const std::string& param,
                            const http::request<http::string_body>& request, int token);
+  http_answer reports(const http::request<http::string_body>& request);
   http_answer start_payment(const std::string& call_id,
                             const http::request<http::string_body>& request, int token);
   void watch_status_callback(const std::string& payment_id, const std::string& url);
@@ -539,8 +545,60 @@ http_answer api_server::impl::handle_route(route_id id, const std::string& param
       a.upgrade_payment_id = param;
       return a;
     }
+    case route_id::reports:
+      return reports(request);
   }
   return error_answer(http::status::not_found, "not_found", "no such route");
+}
+
+http_answer api_server::impl::reports(const http::request<http::string_body>& request) {
+  const std::string_view target = request.target();
+  const auto qmark = target.find('?');
+  const std::string_view query =
+      qmark == std::string_view::npos ? std::string_view() : target.substr(qmark + 1);
+  const auto bad = [](std::string_view name, std::string_view expected) {
+    return error_answer(
+        http::status::bad_request, "invalid_query",
+        "query parameter '" + std::string(name) + "': expected " + std::string(expected));
+  };
+  const auto integer = [&](std::string_view name, std::int64_t low, std::int64_t high,
+                           std::int64_t fallback) -> std::optional<std::int64_t> {
+    const auto text = query_value(query, name);
+    if (!text) return fallback;
+    std::int64_t v = 0;
+    const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+    if (ec != std::errc{} || end != text->data() + text->size() || v < low || v > high) {
+      return std::nullopt;
+    }
+    return v;
+  };
+  constexpr std::int64_t max_ms = 253402300799999;  // 9999-12-31
+  report_query q;
+  const auto from = integer("from", 0, max_ms, 0);
+  if (!from) return bad("from", "Unix time in ms, 0..253402300799999");
+  const auto to = integer("to", 0, max_ms, max_ms);
+  if (!to) return bad("to", "Unix time in ms, 0..253402300799999");
+  const auto limit = integer("limit", 1, 100000, 1000);
+  if (!limit) return bad("limit", "a count 1..100000");
+  q.from_ms = *from;
+  q.to_ms = *to;
+  q.limit = static_cast<std::size_t>(*limit);
+  if (auto call = query_value(query, "call_id")) {
+    if (call->empty() || call->size() > 256) return bad("call_id", "1..256 characters");
+    q.call_id = std::move(*call);
+  }
+  const std::string format = query_value(query, "format").value_or("json");
+  if (format != "json" && format != "csv") return bad("format", "json or csv");
+  auto page = backend->query_reports(q);
+  if (!page) return backend_error_answer(page.failure());
+  http_answer a;
+  if (format == "csv") {
+    a.content_type = "text/csv; charset=utf-8";
+    a.body = export_csv(page.value());
+  } else {
+    a.body = export_json(page.value());
+  }
+  return a;
 }
 
 http_answer api_server::impl::start_payment(const std::string& call_id,

@@ -377,8 +377,11 @@ outcome<std::shared_ptr<payment_service>> payment_service::start(payment_service
 
 void payment_service::stop() {
   impl& s = *impl_;
-  if (s.stopped) return;
-  s.stopped = true;
+  {
+    std::lock_guard lock(s.mutex);
+    if (s.stopped) return;
+    s.stopped = true;
+  }
   // Running payments end as if the caller hung up: their results and segments are recorded
   // before the thread stops.
   asio::post(s.io, [&s] {
@@ -615,6 +618,19 @@ void payment_service::unsubscribe(std::uint64_t id) noexcept {
   if (it == s.subscription_payment.end()) return;
   if (auto p = s.payments.find(it->second); p != s.payments.end()) p->second->sinks.erase(id);
   s.subscription_payment.erase(it);
+}
+
+}  // namespace toneguard::engine
+
+namespace toneguard::engine {
+
+backend_outcome<report_page> payment_service::query_reports(const report_query& query) {
+  impl& s = *impl_;
+  std::lock_guard lock(s.mutex);
+  if (!s.store) return backend_failure{backend_error::unavailable, "no reporting store"};
+  auto page = s.store->query_calls(query);
+  if (!page) return backend_failure{backend_error::invalid_request, page.message()};
+  return std::move(page).value();
 }
 
 }  // namespace toneguard::engine

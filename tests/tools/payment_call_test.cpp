@@ -362,6 +362,31 @@ void run_payment(key_mode mode, const std::string& body) {
       << metrics.body;
   EXPECT_NE(metrics.body.find("toneguard_gateway_latency_seconds_count 1"), std::string::npos);
   ASSERT_TRUE(call.tear_down(d.ng_port(), "pay-call-1"));
+
+  // The reporting store (a real SQLite file) has the call's segments in order and the payment.
+  std::this_thread::sleep_for(200ms);
+  const http_response report = d.api("GET", "/v1/reports?call_id=pay-call-1");
+  ASSERT_EQ(report.status, 200) << report.body;
+  const json::value page = json::parse(report.body);
+  ASSERT_EQ(page.at("calls").as_array().size(), 1u) << report.body;
+  const json::object& reported = page.at("calls").at(0).as_object();
+  std::vector<std::string> kinds;
+  for (const auto& segment : reported.at("segments").as_array()) {
+    kinds.emplace_back(segment.at("kind").as_string());
+  }
+  const std::vector<std::string> expected{"agent", "secure-ivr", "payment-provider", "secure-ivr",
+                                          "agent"};
+  EXPECT_EQ(kinds, expected) << report.body;
+  EXPECT_EQ(reported.at("end_reason").as_string(), "deleted");
+  ASSERT_EQ(reported.at("payments").as_array().size(), 1u);
+  EXPECT_EQ(reported.at("payments").at(0).at("outcome").as_string(), "success");
+  EXPECT_EQ(reported.at("payments").at(0).at("last_four").as_string(), "1111");
+  const http_response csv = d.api("GET", "/v1/reports?call_id=pay-call-1&format=csv");
+  EXPECT_EQ(csv.status, 200);
+  EXPECT_NE(csv.body.find("payment-provider"), std::string::npos) << csv.body;
+  EXPECT_EQ(d.api("GET", "/v1/reports?from=yesterday").status, 400);
+  EXPECT_TRUE(std::filesystem::exists(d.dir() / "reports.db"));
+
   d.process().signal(SIGTERM);
   EXPECT_TRUE(d.process().wait_for_log("msg=stopped", 10000ms)) << d.process().err();
   EXPECT_NE(d.process().err().find("payments-finished=1"), std::string::npos);

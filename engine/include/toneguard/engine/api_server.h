@@ -15,6 +15,8 @@
 ///   GET  /v1/payments/{payment_id}/events  WebSocket: the status's last progress, then every
 ///                                          progress event and the result as JSON text
 ///                                          frames; closes (normal) after the result
+///   GET  /v1/reports                       the reporting store: calls started in [from, to)
+///                                          (ms), call_id, limit, format=json|csv
 /// plus the settings' extra routes (GET, exact paths: the daemon's /metrics, / and /panel).
 ///
 /// Authentication: `Authorization: Bearer <token>` with a configured token (compared in

@@ -20,6 +20,7 @@
 
 #include "toneguard/engine/payment_config.h"
 #include "toneguard/engine/payment_dialog.h"
+#include "toneguard/engine/report_store.h"
 #include "toneguard/engine/result.h"
 
 namespace toneguard::engine {
@@ -165,6 +166,13 @@ class payment_backend {
   /// Drops subscription `id` (unknown or already dropped ids are ignored). A sink call already
   /// running may still finish; the API server's sinks tolerate that.
   virtual void unsubscribe(std::uint64_t id) noexcept = 0;
+
+  /// The calls of the reporting store that `query` selects, with their segments and payments.
+  /// Fails with unavailable when the backend keeps no reports (the default).
+  [[nodiscard]] virtual backend_outcome<report_page> query_reports(const report_query& query) {
+    (void)query;
+    return backend_failure{backend_error::unavailable, "no reporting store"};
+  }
 };
 
 // --- starting a payment ---------------------------------------------------------------------
