@@ -56,6 +56,7 @@ enum class route_id : std::uint8_t {
   cancel_payment,
   payment_events,
   reports,
+  call_events,
 };
 
 // In route_id order.
@@ -69,6 +70,7 @@ constexpr std::array kRoutes{
     api_route{"POST", "/v1/payments/{payment_id}/cancel"},
     api_route{"GET", "/v1/payments/{payment_id}/events"},
     api_route{"GET", "/v1/reports"},
+    api_route{"GET", "/v1/calls/{call_id}/events"},
 };
 
 using digest = std::array<unsigned char, 32>;
@@ -197,6 +199,8 @@ struct http_answer {
   std::vector<std::pair<std::string, std::string>> headers;
   /// A WebSocket upgrade to the events of this payment (the answer is then not written).
   std::optional<std::string> upgrade_payment_id;
+  /// A WebSocket upgrade to the segments of this call.
+  std::optional<std::string> upgrade_call_id;
 };
 
 http_answer json_answer(http::status status, const json::value& v) {
@@ -461,7 +465,8 @@ http_answer api_server::impl::handle(const http::request<http::string_body>& req
   }
 
   route_match m = match_routes(path);
-  if (token < 0 && m.ids.size() == 1 && m.ids.front() == route_id::payment_events) {
+  if (token < 0 && m.ids.size() == 1 &&
+      (m.ids.front() == route_id::payment_events || m.ids.front() == route_id::call_events)) {
     if (auto t = query_value(query, "access_token"); t && !t->empty()) token = authenticate(*t);
   }
   if (token < 0) return unauthorized();
@@ -547,6 +552,20 @@ http_answer api_server::impl::handle_route(route_id id, const std::string& param
     }
     case route_id::reports:
       return reports(request);
+    case route_id::call_events: {
+      if (!websocket::is_upgrade(request)) {
+        auto a = error_answer(http::status::upgrade_required, "websocket_required",
+                              "this route is a WebSocket: send Upgrade: websocket");
+        a.headers.emplace_back("Upgrade", "websocket");
+        return a;
+      }
+      if (!backend->find_call(param)) {
+        return error_answer(http::status::not_found, "unknown_call", "no such call");
+      }
+      http_answer a;
+      a.upgrade_call_id = param;
+      return a;
+    }
   }
   return error_answer(http::status::not_found, "not_found", "no such route");
 }
@@ -744,15 +763,17 @@ template <bool Tls>
 using stream_type =
     std::conditional_t<Tls, beast::ssl_stream<beast::tcp_stream>, beast::tcp_stream>;
 
-/// A WebSocket following one payment's updates.
+/// A WebSocket following one payment's updates, or one call's segments.
 template <bool Tls>
 class events_session : public session_base,
                        public std::enable_shared_from_this<events_session<Tls>> {
  public:
-  events_session(api_server::impl& owner, stream_type<Tls> stream, std::string payment_id)
+  /// Follows payment `id`, or with `call` true the call `id`.
+  events_session(api_server::impl& owner, stream_type<Tls> stream, std::string id, bool call)
       : owner_(owner),
         ws_(std::move(stream)),
-        payment_id_(std::move(payment_id)),
+        payment_id_(std::move(id)),
+        call_(call),
         relay_(std::make_shared<update_relay>()) {}
 
   /// Accepts the upgrade `request`. On the session's strand.
@@ -784,6 +805,7 @@ class events_session : public session_base,
         });
       };
     }
+    if (call_) return follow_call();
     std::optional<backend_outcome<payment_subscription>> sub;
     try {
       sub.emplace(owner_.backend->subscribe(payment_id_, sink_of(relay_)));
@@ -796,6 +818,21 @@ class events_session : public session_base,
     const payment_status& snap = sub->value().snapshot;
     if (snap.last_progress) on_update(*snap.last_progress);
     if (snap.result) on_update(*snap.result);
+    do_read();
+  }
+
+  void follow_call() {
+    std::optional<backend_outcome<call_subscription>> sub;
+    try {
+      sub.emplace(owner_.backend->subscribe_call(payment_id_, sink_of(relay_)));
+    } catch (...) {
+      return fail("internal_error", "the call's events could not be followed");
+    }
+    if (!*sub) return fail(backend_error_code(sub->failure().error), sub->failure().message);
+    subscription_ = sub->value().id;
+    if (!relay_->is_open()) close_subscription();  // cancel() came first
+    for (const segment_record& segment : sub->value().segments) on_update(segment);
+    if (sub->value().ended) on_update(*sub->value().ended);
     do_read();
   }
 
@@ -812,7 +849,7 @@ class events_session : public session_base,
 
   void on_update(const payment_update& u) {
     if (finished_) return;
-    queue(update_json_text(u), std::holds_alternative<payment_result>(u));
+    queue(update_json_text(u), is_last_update(u));
   }
 
   void queue(std::string text, bool last) {
@@ -872,7 +909,8 @@ class events_session : public session_base,
 
   api_server::impl& owner_;
   websocket::stream<stream_type<Tls>> ws_;
-  std::string payment_id_;
+  std::string payment_id_;  // or the call's id
+  bool call_ = false;
   std::shared_ptr<update_relay> relay_;
   std::atomic<std::uint64_t> subscription_{0};
   beast::flat_buffer in_;
@@ -975,11 +1013,13 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
       a = error_answer(http::status::internal_server_error, "internal_error",
                        "the request could not be answered");
     }
-    if (a.upgrade_payment_id) {
+    if (a.upgrade_payment_id || a.upgrade_call_id) {
       beast::get_lowest_layer(stream_).expires_never();
       handed_off_ = true;
-      auto ws = std::make_shared<events_session<Tls>>(owner_, std::move(stream_),
-                                                      std::move(*a.upgrade_payment_id));
+      const bool call = a.upgrade_call_id.has_value();
+      auto ws = std::make_shared<events_session<Tls>>(
+          owner_, std::move(stream_), std::move(call ? *a.upgrade_call_id : *a.upgrade_payment_id),
+          call);
       if (owner_.track(ws)) ws->run(std::move(request));
       return;
     }

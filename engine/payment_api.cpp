@@ -355,9 +355,33 @@ json::object payment_status_json(const payment_status& s, const payment_config& 
   return o;
 }
 
+json::object segment_json(const segment_record& s) {
+  json::object o;
+  o["type"] = "segment";
+  o["id"] = s.id;
+  o["call_id"] = s.call_id;
+  o["kind"] = segment_kind_name(s.kind);
+  o["started_at_ms"] = s.started_at_ms;
+  o["ended_at_ms"] = s.ended_at_ms ? json::value(*s.ended_at_ms) : json::value(nullptr);
+  o["outcome"] = s.outcome;
+  o["payment_id"] = s.payment_id ? json::value(*s.payment_id) : json::value(nullptr);
+  return o;
+}
+
+json::object call_ended_json(const call_ended_event& e) {
+  json::object o;
+  o["type"] = "call-ended";
+  o["call_id"] = e.call_id;
+  o["ended_at_ms"] = e.ended_at_ms;
+  o["reason"] = e.reason;
+  return o;
+}
+
 std::string update_json_text(const payment_update& u) {
   if (const auto* e = std::get_if<progress_event>(&u)) return json::serialize(progress_json(*e));
-  return json::serialize(result_json(std::get<payment_result>(u)));
+  if (const auto* r = std::get_if<payment_result>(&u)) return json::serialize(result_json(*r));
+  if (const auto* s = std::get_if<segment_record>(&u)) return json::serialize(segment_json(*s));
+  return json::serialize(call_ended_json(std::get<call_ended_event>(u)));
 }
 
 }  // namespace toneguard::engine

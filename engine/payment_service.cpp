@@ -62,8 +62,11 @@ struct payment_service::impl {
     bool recorded = false;  // in the report store
     bool answered = false;
     bool ended = false;
+    bool end_reported = false;  // the report store and the call's subscribers know
     std::optional<std::int64_t> open_segment;
-    std::string running_payment;  // empty when none
+    std::string running_payment;           // empty when none
+    std::vector<segment_record> segments;  // the latest ones (live events' snapshot)
+    std::map<std::uint64_t, update_sink> sinks;
   };
 
   payment_service_settings settings;
@@ -82,6 +85,7 @@ struct payment_service::impl {
   std::map<std::string, std::shared_ptr<payment_session>> payments;
   std::deque<std::string> finished_order;
   std::map<std::uint64_t, std::string> subscription_payment;
+  std::map<std::uint64_t, std::string> subscription_call;
   std::uint64_t next_subscription = 1;
   payment_service_totals counters;
 
@@ -111,28 +115,53 @@ struct payment_service::impl {
 
   void end_segment(call_entry& c, std::string_view how) {
     if (!c.open_segment) return;
-    if (store && c.recorded) {
-      if (auto r = store->end_segment(*c.open_segment, wall_ms(), how); !r) {
+    const std::int64_t now = wall_ms();
+    if (store && c.recorded && *c.open_segment > 0) {
+      if (auto r = store->end_segment(*c.open_segment, now, how); !r) {
         report_failed("segment", r.message());
       }
     }
     c.open_segment.reset();
+    if (!c.segments.empty() && !c.segments.back().ended_at_ms) {
+      segment_record& last = c.segments.back();
+      last.ended_at_ms = std::max(now, last.started_at_ms);
+      last.outcome = std::string(how);
+      publish_call(c, last);
+    }
+  }
+
+  void publish_call(call_entry& c, const payment_update& update) {
+    for (auto& [id, sink] : c.sinks) sink(update);
+    if (is_last_update(update)) {
+      for (auto& [id, sink] : c.sinks) subscription_call.erase(id);
+      c.sinks.clear();
+    }
   }
 
   void begin_segment(call_entry& c, segment_kind kind, std::string_view how_previous_ended,
                      std::optional<std::string_view> payment_id = std::nullopt) {
     end_segment(c, how_previous_ended);
     if (c.ended) return;
-    if (!store || !c.recorded) {
-      c.open_segment = 0;  // tracked without a store, so the ends stay paired
-      return;
+    const std::int64_t now = wall_ms();
+    c.open_segment = 0;  // tracked without a store too, so the ends stay paired
+    if (store && c.recorded) {
+      auto id = store->begin_segment(c.summary.call_id, kind, now, payment_id);
+      if (!id) {
+        report_failed("segment", id.message());
+      } else {
+        c.open_segment = id.value();
+      }
     }
-    auto id = store->begin_segment(c.summary.call_id, kind, wall_ms(), payment_id);
-    if (!id) {
-      report_failed("segment", id.message());
-      return;
-    }
-    c.open_segment = id.value();
+    segment_record record;
+    record.id = *c.open_segment;
+    record.call_id = c.summary.call_id;
+    record.kind = kind;
+    record.started_at_ms = now;
+    if (payment_id) record.payment_id = std::string(*payment_id);
+    // A long call keeps its latest segments for the live snapshot; the store has them all.
+    if (c.segments.size() >= 256) c.segments.erase(c.segments.begin());
+    c.segments.push_back(std::move(record));
+    publish_call(c, c.segments.back());
   }
 
   // --- updates to subscribers (service thread, lock held) ----------------------------------
@@ -317,7 +346,7 @@ struct payment_service::impl {
 
   void forget_if_done(const std::string& call_id) {
     const auto it = calls.find(call_id);
-    if (it != calls.end() && it->second.ended && it->second.running_payment.empty()) {
+    if (it != calls.end() && it->second.end_reported && it->second.running_payment.empty()) {
       calls.erase(it);
     }
   }
@@ -436,22 +465,15 @@ void payment_service::call_ended(const std::string& call_id, std::string_view re
         s.dispatch(session, caller_hung_up{});
       }
     }
-    // The dispatch above may have erased the entry (forget_if_done).
-    const auto again = s.calls.find(call_id);
-    if (again == s.calls.end()) {
-      if (s.store) {
-        if (auto r = s.store->record_call_ended(call_id, wall_ms(), reason); !r) {
-          s.report_failed("call", r.message());
-        }
-      }
-      return;
-    }
-    s.end_segment(again->second, "call-ended");
-    if (s.store && again->second.recorded) {
-      if (auto r = s.store->record_call_ended(call_id, wall_ms(), reason); !r) {
+    s.end_segment(c, "call-ended");
+    const std::int64_t now = wall_ms();
+    if (s.store && c.recorded) {
+      if (auto r = s.store->record_call_ended(call_id, now, reason); !r) {
         s.report_failed("call", r.message());
       }
     }
+    s.publish_call(c, call_ended_event{call_id, now, reason});
+    c.end_reported = true;
     s.forget_if_done(call_id);
   });
 }
@@ -614,10 +636,34 @@ backend_outcome<payment_subscription> payment_service::subscribe(const std::stri
 void payment_service::unsubscribe(std::uint64_t id) noexcept {
   impl& s = *impl_;
   std::lock_guard lock(s.mutex);
-  const auto it = s.subscription_payment.find(id);
-  if (it == s.subscription_payment.end()) return;
-  if (auto p = s.payments.find(it->second); p != s.payments.end()) p->second->sinks.erase(id);
-  s.subscription_payment.erase(it);
+  if (const auto it = s.subscription_payment.find(id); it != s.subscription_payment.end()) {
+    if (auto p = s.payments.find(it->second); p != s.payments.end()) p->second->sinks.erase(id);
+    s.subscription_payment.erase(it);
+  }
+  if (const auto it = s.subscription_call.find(id); it != s.subscription_call.end()) {
+    if (auto c = s.calls.find(it->second); c != s.calls.end()) c->second.sinks.erase(id);
+    s.subscription_call.erase(it);
+  }
+}
+
+backend_outcome<call_subscription> payment_service::subscribe_call(const std::string& call_id,
+                                                                   update_sink sink) {
+  impl& s = *impl_;
+  std::lock_guard lock(s.mutex);
+  const auto it = s.calls.find(call_id);
+  if (it == s.calls.end()) return backend_failure{backend_error::unknown_call, "no such call"};
+  impl::call_entry& c = it->second;
+  call_subscription sub;
+  sub.segments = c.segments;
+  if (c.end_reported) {
+    sub.ended = call_ended_event{
+        call_id, c.segments.empty() ? 0 : c.segments.back().ended_at_ms.value_or(0), "ended"};
+    return sub;
+  }
+  sub.id = s.next_subscription++;
+  c.sinks.emplace(sub.id, std::move(sink));
+  s.subscription_call.emplace(sub.id, call_id);
+  return sub;
 }
 
 }  // namespace toneguard::engine

@@ -298,6 +298,34 @@ class fake_backend : public payment_backend {
     sinks_.erase(id);
   }
 
+  /// A call's segments: one agent segment so far; later ones come from emit_call().
+  backend_outcome<call_subscription> subscribe_call(const std::string& call_id,
+                                                    update_sink sink) override {
+    std::lock_guard lock(mu_);
+    if (!calls_.contains(call_id)) return backend_failure{backend_error::unknown_call, "no call"};
+    call_subscription sub;
+    segment_record agent;
+    agent.id = 1;
+    agent.call_id = call_id;
+    agent.started_at_ms = 1000;
+    sub.segments.push_back(agent);
+    sub.id = ++next_subscription_;
+    sinks_[sub.id] = {"call:" + call_id, std::move(sink)};
+    return sub;
+  }
+
+  /// The call's segments change (`u` a segment_record or call_ended_event).
+  void emit_call(const std::string& call_id, const payment_update& u) {
+    std::vector<update_sink> targets;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [id, s] : sinks_) {
+        if (s.first == "call:" + call_id) targets.push_back(s.second);
+      }
+    }
+    for (const auto& sink : targets) sink(u);
+  }
+
   /// The dialog emits `u` (from the calling thread, as the daemon's call threads would).
   void emit(const std::string& payment_id, const payment_update& u) {
     std::vector<update_sink> targets;
@@ -502,7 +530,9 @@ class client {
     websocket::response_type res;
     boost::system::error_code result = asio::error::timed_out;
     beast::get_lowest_layer(ws).expires_after(5s);
-    std::string target = "/v1/payments/" + payment_id + "/events";
+    // A target of its own (starting with '/'), or the payment's events.
+    std::string target =
+        payment_id.starts_with('/') ? payment_id : "/v1/payments/" + payment_id + "/events";
     if (token_in_query) target += "?access_token=" + token;
     ws.async_handshake(res, "localhost", target,
                        [&](boost::system::error_code ec) { result = ec; });
@@ -1138,6 +1168,49 @@ TEST(ApiServerSettings, BadSettingsAreNamed) {
   auto bad_address = test_settings();
   bad_address.address = "not-an-ip";
   EXPECT_NE(api_server::start(bad_address, backend).message().find("address"), std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(ApiServer, CallEventsStreamSegmentsThenTheCallsEnd) {
+  auto c = make_client();
+  const auto log = c.follow("/v1/calls/call-1@example/events", [&] {
+    ASSERT_TRUE(backend->wait_for_subscribers("call:call-1@example", 1));
+    segment_record ended;
+    ended.id = 1;
+    ended.call_id = "call-1@example";
+    ended.started_at_ms = 1000;
+    ended.ended_at_ms = 2000;
+    ended.outcome = "secure-payment";
+    backend->emit_call("call-1@example", ended);
+    segment_record ivr;
+    ivr.id = 2;
+    ivr.call_id = "call-1@example";
+    ivr.kind = segment_kind::secure_ivr;
+    ivr.started_at_ms = 2000;
+    ivr.payment_id = "pay-1";
+    backend->emit_call("call-1@example", ivr);
+    backend->emit_call("call-1@example", call_ended_event{"call-1@example", 3000, "deleted"});
+  });
+  ASSERT_TRUE(log.opened);
+  ASSERT_EQ(log.frames.size(), 4u);
+  const auto first = json::parse(log.frames[0]);
+  EXPECT_EQ(first.at("type"), "segment");
+  EXPECT_EQ(first.at("kind"), "agent");
+  EXPECT_TRUE(first.at("ended_at_ms").is_null());
+  EXPECT_EQ(json::parse(log.frames[1]).at("outcome"), "secure-payment");
+  EXPECT_EQ(json::parse(log.frames[2]).at("kind"), "secure-ivr");
+  EXPECT_EQ(json::parse(log.frames[2]).at("payment_id"), "pay-1");
+  EXPECT_EQ(json::parse(log.frames[3]).at("type"), "call-ended");
+  EXPECT_TRUE(log.closed_normally);
+}
+
+TEST_F(ApiServer, CallEventsOfAnUnknownCallAre404) {
+  auto c = make_client();
+  const auto log = c.follow("/v1/calls/nobody/events", [] {});
+  EXPECT_FALSE(log.opened);
 }
 
 }  // namespace

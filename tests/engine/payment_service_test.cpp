@@ -265,3 +265,46 @@ TEST_F(PaymentService, stop_ends_running_payments_and_refuses_new_ones) {
 
 }  // namespace
 }  // namespace toneguard::engine
+
+namespace toneguard::engine {
+namespace {
+
+TEST_F(PaymentService, a_calls_segments_are_followed_live_until_it_ends) {
+  service->call_updated("call-9", "answered", 2);
+  update_log log;
+  auto sub = service->subscribe_call("call-9", log.sink());
+  ASSERT_TRUE(sub.ok());
+  ASSERT_EQ(sub.value().segments.size(), 1u);  // the agent segment from the answer
+  EXPECT_EQ(sub.value().segments[0].kind, segment_kind::agent);
+  EXPECT_FALSE(sub.value().segments[0].ended_at_ms.has_value());
+  ASSERT_TRUE(service->start_payment("call-9", request("p9")).ok());
+  // The agent segment ends, the secure IVR begins.
+  auto first = log.next();
+  ASSERT_TRUE(first && std::holds_alternative<segment_record>(*first));
+  EXPECT_EQ(std::get<segment_record>(*first).kind, segment_kind::agent);
+  EXPECT_EQ(std::get<segment_record>(*first).outcome, "secure-payment");
+  EXPECT_TRUE(std::get<segment_record>(*first).ended_at_ms.has_value());
+  auto second = log.next();
+  ASSERT_TRUE(second && std::holds_alternative<segment_record>(*second));
+  EXPECT_EQ(std::get<segment_record>(*second).kind, segment_kind::secure_ivr);
+  EXPECT_EQ(std::get<segment_record>(*second).payment_id, "p9");
+  service->call_ended("call-9", "deleted");
+  std::optional<call_ended_event> ended;
+  std::vector<std::string> outcomes;
+  while (auto u = log.next()) {
+    if (const auto* e = std::get_if<call_ended_event>(&*u)) {
+      ended = *e;
+      break;
+    }
+    if (const auto* seg = std::get_if<segment_record>(&*u)) outcomes.push_back(seg->outcome);
+  }
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(ended->reason, "deleted");
+  ASSERT_FALSE(outcomes.empty());
+  EXPECT_EQ(outcomes.front(), "caller-hung-up");  // the secure IVR ended with the result
+  EXPECT_EQ(service->subscribe_call("nobody", log.sink()).failure().error,
+            backend_error::unknown_call);
+}
+
+}  // namespace
+}  // namespace toneguard::engine

@@ -15,13 +15,16 @@
 ///   GET  /v1/payments/{payment_id}/events  WebSocket: the status's last progress, then every
 ///                                          progress event and the result as JSON text
 ///                                          frames; closes (normal) after the result
+///   GET  /v1/calls/{call_id}/events        WebSocket: the call's segments so far, then each
+///                                          segment as it begins and ends, then
+///                                          {"type": "call-ended"}; closes after it
 ///   GET  /v1/reports                       the reporting store: calls started in [from, to)
 ///                                          (ms), call_id, limit, format=json|csv
 /// plus the settings' extra routes (GET, exact paths: the daemon's /metrics, / and /panel).
 ///
 /// Authentication: `Authorization: Bearer <token>` with a configured token (compared in
 /// constant time): 401 when missing or unknown, 403 when a read-only token asks for a POST.
-/// Browsers cannot set headers on a WebSocket, so the events route also takes the token as
+/// Browsers cannot set headers on a WebSocket, so the events routes also take the token as
 /// the query parameter `access_token`.
 ///
 /// Status codes: 400 malformed JSON, an invalid field (the message names it, never its value)

@@ -103,9 +103,25 @@ class [[nodiscard]] backend_outcome {
   std::variant<T, backend_failure> state_;
 };
 
-/// One update of a payment a subscriber receives: a masked progress event, or the result (the
-/// last update of a payment).
-using payment_update = std::variant<progress_event, payment_result>;
+/// The end of a call: the last update of a call's event stream.
+struct call_ended_event {
+  std::string call_id;
+  /// Wall clock, ms since the Unix epoch.
+  std::int64_t ended_at_ms = 0;
+  /// "deleted", "timeout", "final-timeout", ...
+  std::string reason;
+};
+
+/// One update a subscriber receives. A payment's stream: masked progress events, then the
+/// result (its last update). A call's stream: its segments as they begin and end (a
+/// segment_record with ended_at_ms empty while it lasts), then call_ended_event (its last).
+using payment_update =
+    std::variant<progress_event, payment_result, segment_record, call_ended_event>;
+
+/// True for the last update of a stream (a result, a call's end).
+[[nodiscard]] inline bool is_last_update(const payment_update& u) noexcept {
+  return std::holds_alternative<payment_result>(u) || std::holds_alternative<call_ended_event>(u);
+}
 
 /// Receives the updates of one payment. Called by the backend from its own threads, one call
 /// at a time per subscription, in the order the dialog emitted them; must return quickly and
@@ -118,6 +134,16 @@ struct payment_subscription {
   std::uint64_t id = 0;
   /// The payment when the sink was registered: the sink receives exactly the updates after it.
   payment_status snapshot;
+};
+
+/// A registered call sink and the call as it was at registration.
+struct call_subscription {
+  /// Pass to unsubscribe(); 0 when nothing was registered (the call had ended).
+  std::uint64_t id = 0;
+  /// The call's segments so far, in the order they began (the sink gets the changes after).
+  std::vector<segment_record> segments;
+  /// Set when the call has ended (then nothing was registered).
+  std::optional<call_ended_event> ended;
 };
 
 /// What the API server needs of the daemon: its calls and their payments. Implemented by the
@@ -166,6 +192,16 @@ class payment_backend {
   /// Drops subscription `id` (unknown or already dropped ids are ignored). A sink call already
   /// running may still finish; the API server's sinks tolerate that.
   virtual void unsubscribe(std::uint64_t id) noexcept = 0;
+
+  /// Registers `sink` for the segments of call `call_id` as they begin and end, and its end
+  /// (atomically with the snapshot, as subscribe()). Fails with unknown_call, or unavailable
+  /// when the backend does not follow segments (the default). unsubscribe() drops it.
+  [[nodiscard]] virtual backend_outcome<call_subscription> subscribe_call(
+      const std::string& call_id, update_sink sink) {
+    (void)call_id;
+    (void)sink;
+    return backend_failure{backend_error::unavailable, "call events are not followed"};
+  }
 
   /// The calls of the reporting store that `query` selects, with their segments and payments.
   /// Fails with unavailable when the backend keeps no reports (the default).
@@ -227,7 +263,15 @@ struct payment_start {
 [[nodiscard]] boost::json::object payment_status_json(const payment_status& s,
                                                       const payment_config& config);
 
-/// The JSON text of an update: progress_json or result_json, serialized.
+/// {"type": "segment", "id", "call_id", "kind" (segment_kind_name), "started_at_ms",
+/// "ended_at_ms" (null while it lasts), "outcome", "payment_id" (null when none)}.
+[[nodiscard]] boost::json::object segment_json(const segment_record& s);
+
+/// {"type": "call-ended", "call_id", "ended_at_ms", "reason"}.
+[[nodiscard]] boost::json::object call_ended_json(const call_ended_event& e);
+
+/// The JSON text of an update: progress_json, result_json, segment_json or call_ended_json,
+/// serialized.
 [[nodiscard]] std::string update_json_text(const payment_update& u);
 
 }  // namespace toneguard::engine

@@ -137,6 +137,8 @@ class payment_service final : public payment_backend {
   [[nodiscard]] backend_outcome<payment_subscription> subscribe(const std::string& payment_id,
                                                                 update_sink sink) override;
   void unsubscribe(std::uint64_t id) noexcept override;
+  [[nodiscard]] backend_outcome<call_subscription> subscribe_call(const std::string& call_id,
+                                                                  update_sink sink) override;
   [[nodiscard]] backend_outcome<report_page> query_reports(const report_query& query) override;
 
   /// The service's state and thread; defined in the .cpp.
