@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "support/loopback.h"
+#include "support/ng_call.h"
 #include "toneguard/dsp/dtmf_leak_scan.h"
 #include "toneguard/dsp/g711.h"
 #include "toneguard/dsp/signal_builder.h"
@@ -29,41 +30,10 @@ using toneguard::testing::daemon_process;
 using toneguard::testing::listening_port;
 using toneguard::testing::udp_peer;
 
-std::string sdp_for(std::uint16_t port, std::uint16_t rtcp_port) {
-  return "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio " +
-         std::to_string(port) +
-         " RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
-         "a=fmtp:101 0-16\r\na=ptime:20\r\na=rtcp:" +
-         std::to_string(rtcp_port) + "\r\n";
-}
-
-// The m= port of the SDP in an ng reply, or 0.
-std::uint16_t reply_port(const std::string& reply) {
-  const auto at = reply.find("m=audio ");
-  if (at == std::string::npos) return 0;
-  return static_cast<std::uint16_t>(std::atoi(reply.c_str() + at + 8));
-}
-
-std::string ng(udp_peer& control, std::uint16_t port, const std::string& cookie,
-               toneguard::media::bencode_dictionary dict) {
-  const std::string datagram =
-      cookie + " " +
-      toneguard::media::encode_bencode(toneguard::media::bencode_value(std::move(dict)));
-  control.send_to(port, datagram.data(), datagram.size());
-  return control.receive(2000).value_or("");
-}
-
-std::vector<std::uint8_t> pcmu_packet(std::uint16_t seq, std::uint32_t ts,
-                                      const std::uint8_t* codes) {
-  std::vector<std::uint8_t> p(12 + 160);
-  p[0] = 0x80;
-  p[2] = static_cast<std::uint8_t>(seq >> 8);
-  p[3] = static_cast<std::uint8_t>(seq);
-  for (int i = 0; i < 4; ++i) p[4 + i] = static_cast<std::uint8_t>(ts >> (24 - 8 * i));
-  p[11] = 7;
-  std::copy(codes, codes + 160, p.begin() + 12);
-  return p;
-}
+using toneguard::testing::ng;
+using toneguard::testing::pcmu_packet;
+using toneguard::testing::reply_port;
+using toneguard::testing::sdp_for;
 
 TEST(proxy_call, a_blocked_key_never_reaches_the_agent_through_the_daemon) {
   const int port_min = toneguard::testing::free_port_range(100);
