@@ -14,6 +14,8 @@
 #include <string>
 #include <thread>
 
+#include "support/test_cards.h"
+
 namespace toneguard::engine {
 namespace {
 
@@ -71,14 +73,7 @@ struct update_log {
   }
 };
 
-std::string expiry_mmyy() {
-  const std::time_t now = std::time(nullptr);
-  std::tm local{};
-  localtime_r(&now, &local);
-  char text[8];
-  std::snprintf(text, sizeof text, "12%02d", (local.tm_year + 1900 + 1) % 100);
-  return text;
-}
+using toneguard::testing::expiry_mmyy;
 
 class PaymentService : public ::testing::Test {
  protected:
@@ -112,6 +107,14 @@ class PaymentService : public ::testing::Test {
 
   void type(const std::string& call_id, const std::string& keys) {
     for (char k : keys) service->key_pressed(call_id, k);
+  }
+
+  // The payment's result, skipping the progress before it.
+  static std::optional<payment_result> wait_for_result(update_log& log) {
+    while (auto u = log.next()) {
+      if (const auto* r = std::get_if<payment_result>(&*u)) return *r;
+    }
+    return std::nullopt;
   }
 
   // Answers the dialog from its progress until the result; the result.
@@ -214,13 +217,7 @@ TEST_F(PaymentService, a_hang_up_ends_the_payment_as_caller_hung_up) {
   ASSERT_TRUE(service->subscribe("p4", log.sink()).ok());
   type("call-4", "4111");
   service->call_ended("call-4", "timeout");
-  std::optional<payment_result> result;
-  while (auto u = log.next()) {
-    if (const auto* r = std::get_if<payment_result>(&*u)) {
-      result = *r;
-      break;
-    }
-  }
+  const std::optional<payment_result> result = wait_for_result(log);
   ASSERT_TRUE(result.has_value());
   EXPECT_EQ(result->outcome, payment_outcome::caller_hung_up);
   EXPECT_EQ(metrics->payments(payment_outcome::caller_hung_up).value(), 1u);
@@ -237,13 +234,7 @@ TEST_F(PaymentService, cancel_ends_the_payment_and_a_finished_one_cannot_be_canc
   update_log log;
   ASSERT_TRUE(service->subscribe("p5", log.sink()).ok());
   ASSERT_TRUE(service->cancel_payment("p5").ok());
-  std::optional<payment_result> result;
-  while (auto u = log.next()) {
-    if (const auto* r = std::get_if<payment_result>(&*u)) {
-      result = *r;
-      break;
-    }
-  }
+  const std::optional<payment_result> result = wait_for_result(log);
   ASSERT_TRUE(result.has_value());
   EXPECT_EQ(result->outcome, payment_outcome::cancelled);
   EXPECT_EQ(service->cancel_payment("p5").failure().error, backend_error::payment_finished);

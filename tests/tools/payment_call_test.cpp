@@ -24,6 +24,7 @@
 #include "support/http_client.h"
 #include "support/loopback.h"
 #include "support/ng_call.h"
+#include "support/test_cards.h"
 #include "toneguard/dsp/dtmf_leak_scan.h"
 #include "toneguard/dsp/g711.h"
 #include "toneguard/dsp/signal_builder.h"
@@ -43,14 +44,7 @@ constexpr const char* pan = "4111111111111111";
 constexpr const char* cvv = "737";
 
 // The expiry the caller types: December of next year, MMYY.
-std::string expiry_mmyy() {
-  const std::time_t now = std::time(nullptr);
-  std::tm local{};
-  localtime_r(&now, &local);
-  char text[8];
-  std::snprintf(text, sizeof text, "12%02d", (local.tm_year + 1900 + 1) % 100);
-  return text;
-}
+using toneguard::testing::expiry_mmyy;
 
 enum class key_mode { in_band, rfc4733 };
 
