@@ -39,7 +39,7 @@ struct option_spec {
   std::string_view help;
 };
 
-constexpr std::array<option_spec, 23> specs{{
+constexpr std::array<option_spec, 24> specs{{
     {"config-file", value_kind::text, true, "FILE",
      "read options from FILE first (TOML: *.toml, YAML: *.yaml/*.yml); keys are the option\n"
      "      names without dashes; the command line overrides the file"},
@@ -80,6 +80,9 @@ constexpr std::array<option_spec, 23> specs{{
     {"api-tls-cert", value_kind::text, false, "FILE",
      "serve the API over HTTPS with this PEM certificate chain (with api-tls-key)"},
     {"api-tls-key", value_kind::text, false, "FILE", "the PEM private key of api-tls-cert"},
+    {"callback-secret-file", value_kind::text, false, "FILE",
+     "status callbacks are signed (X-Toneguard-Signature: HMAC-SHA256) with the secret in\n"
+     "      FILE (its first line); default: unsigned"},
     {"payment-config", value_kind::text, false, "FILE",
      "payment settings: the [payment] table of this TOML file (a TOML config-file's own\n"
      "      [payment] table is read too; default: built-in, with the sandbox gateway)"},
@@ -223,7 +226,7 @@ std::optional<std::string> apply_value(daemon_options& o, const option_spec& spe
     o.api_listen = std::move(endpoint).value();
   } else if (name == "api-token-file" || name == "api-tls-cert" || name == "api-tls-key" ||
              name == "payment-config" || name == "prompts" || name == "report-db" ||
-             name == "node-name") {
+             name == "node-name" || name == "callback-secret-file") {
     if (value.empty()) return fail("empty value");
     std::string& field = name == "api-token-file"   ? o.api_token_file
                          : name == "api-tls-cert"   ? o.api_tls_cert
@@ -231,7 +234,8 @@ std::optional<std::string> apply_value(daemon_options& o, const option_spec& spe
                          : name == "payment-config" ? o.payment_config_file
                          : name == "prompts"        ? o.prompts_dir
                          : name == "report-db"      ? o.report_db
-                                                    : o.node_name;
+                         : name == "node-name"      ? o.node_name
+                                                    : o.callback_secret_file;
     field = std::string(value);
   } else if (name == "help") {
     o.help = true;

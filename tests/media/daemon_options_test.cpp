@@ -83,6 +83,47 @@ TEST(daemon_options, every_option_on_the_command_line) {
   EXPECT_EQ(o.num_threads, 3u);
 }
 
+TEST(daemon_options, payment_service_options) {
+  const auto defaults = parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults.value().api_listen, (ip_endpoint{"127.0.0.1", 2280}));
+  EXPECT_TRUE(defaults.value().api_token_file.empty());
+  EXPECT_TRUE(defaults.value().report_db.empty());
+
+  const auto o =
+      parse({"--api-listen", "[::1]:8443", "--api-token-file", "/etc/t", "--api-tls-cert", "c.pem",
+             "--api-tls-key", "k.pem", "--payment-config", "p.toml", "--prompts", "/p/en",
+             "--report-db", "r.db", "--node-name", "node-2", "--callback-secret-file", "s"});
+  ASSERT_TRUE(o.ok()) << o.error_message();
+  EXPECT_EQ(o.value().api_listen, (ip_endpoint{"::1", 8443}));
+  EXPECT_EQ(o.value().api_token_file, "/etc/t");
+  EXPECT_EQ(o.value().api_tls_cert, "c.pem");
+  EXPECT_EQ(o.value().api_tls_key, "k.pem");
+  EXPECT_EQ(o.value().payment_config_file, "p.toml");
+  EXPECT_EQ(o.value().prompts_dir, "/p/en");
+  EXPECT_EQ(o.value().report_db, "r.db");
+  EXPECT_EQ(o.value().node_name, "node-2");
+  EXPECT_EQ(o.value().callback_secret_file, "s");
+
+  const auto bad = parse({"--api-listen", "localhost:80"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error_message().find("--api-listen"), std::string::npos) << bad.error_message();
+  EXPECT_FALSE(parse({"--report-db", ""}).ok());
+}
+
+TEST(daemon_options, a_toml_payment_table_is_left_to_the_payment_config) {
+  const auto o =
+      parse_daemon_config_text("listen-ng = \"127.0.0.1:2999\"\n[payment]\nmax-declines = 2\n",
+                               config_format::toml, "t.toml", default_daemon_options());
+  ASSERT_TRUE(o.ok()) << o.error_message();
+  EXPECT_TRUE(o.value().payment_in_config_file);
+  EXPECT_EQ(o.value().listen_ng.port, 2999);
+  // Any other table is still an unknown key.
+  EXPECT_FALSE(parse_daemon_config_text("[api]\nx = 1\n", config_format::toml, "t.toml",
+                                        default_daemon_options())
+                   .ok());
+}
+
 TEST(daemon_options, help_is_a_flag) {
   auto r = parse({"--help"});
   ASSERT_TRUE(r.ok());

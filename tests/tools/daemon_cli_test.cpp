@@ -135,6 +135,29 @@ TEST(daemon_cli, busy_port_fails_start_up_with_status_1) {
   EXPECT_NE(daemon.err().find("level=error"), std::string::npos) << daemon.err();
 }
 
+// Payment start-up problems stop the daemon with status 1 and a message naming them.
+TEST(daemon_cli, payment_start_up_problems_are_named) {
+  daemon_process no_prompts({"--listen-ng", "127.0.0.1:0", "--prompts", "/nonexistent/prompts"});
+  auto status = no_prompts.wait_exit(milliseconds(5000));
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 1);
+  EXPECT_NE(no_prompts.err().find("/nonexistent/prompts"), std::string::npos) << no_prompts.err();
+
+  daemon_process no_tokens({"--listen-ng", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+                            "--api-token-file", "/nonexistent/tokens"});
+  status = no_tokens.wait_exit(milliseconds(5000));
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 1);
+  EXPECT_NE(no_tokens.err().find("api-token-file"), std::string::npos) << no_tokens.err();
+
+  daemon_process bad_payment(
+      {"--listen-ng", "127.0.0.1:0", "--payment-config", "/nonexistent.toml"});
+  status = bad_payment.wait_exit(milliseconds(5000));
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 1);
+  EXPECT_NE(bad_payment.err().find("payment config"), std::string::npos) << bad_payment.err();
+}
+
 TEST(daemon_cli, help_exits_0) {
   daemon_process daemon({"--help"});
   const auto status = daemon.wait_exit(milliseconds(3000));

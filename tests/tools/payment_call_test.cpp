@@ -4,8 +4,12 @@
 // in-band or as RFC 4733 events; the agent side is checked for every trace of a key, and every
 // output (the daemon's log, every API response) for the card data used.
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -202,6 +206,75 @@ class media_pump {
   std::atomic<int> agent_events_{0};
   std::atomic<int> caller_packets_{0};
   std::atomic<double> caller_energy_{0};
+  std::thread thread_;
+};
+
+// A webhook receiver on loopback: answers 200 to every POST and keeps the bodies.
+class callback_receiver {
+ public:
+  callback_receiver() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof a;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 16) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &size) != 0) {
+      return;
+    }
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~callback_receiver() {
+    running_ = false;
+    if (thread_.joinable()) thread_.join();
+    ::close(fd_);
+  }
+  std::uint16_t port() const { return port_; }
+  std::vector<std::string> bodies() {
+    std::lock_guard lock(mutex_);
+    return bodies_;
+  }
+
+ private:
+  void run() {
+    while (running_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      const int client = ::accept(fd_, nullptr, nullptr);
+      if (client < 0) continue;
+      std::string request;
+      const auto deadline = std::chrono::steady_clock::now() + 2s;
+      while (std::chrono::steady_clock::now() < deadline) {
+        const auto head = request.find("\r\n\r\n");
+        if (head != std::string::npos) {
+          const auto length_at = request.find("Content-Length: ");
+          const std::size_t length =
+              length_at == std::string::npos ? 0 : std::atoi(request.c_str() + length_at + 16);
+          if (request.size() >= head + 4 + length) {
+            std::lock_guard lock(mutex_);
+            bodies_.push_back(request.substr(head + 4, length));
+            break;
+          }
+        }
+        pollfd c{client, POLLIN, 0};
+        if (::poll(&c, 1, 50) <= 0) continue;
+        char buffer[4096];
+        const ssize_t n = ::recv(client, buffer, sizeof buffer, 0);
+        if (n <= 0) break;
+        request.append(buffer, static_cast<std::size_t>(n));
+      }
+      const std::string reply = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      ::send(client, reply.data(), reply.size(), MSG_NOSIGNAL);
+      ::close(client);
+    }
+  }
+
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> running_{true};
+  std::mutex mutex_;
+  std::vector<std::string> bodies_;
   std::thread thread_;
 };
 
@@ -465,11 +538,18 @@ TEST(payment_call, bad_api_input_is_refused_and_changes_nothing) {
   EXPECT_EQ(metrics.body.find("toneguard_payments_total{outcome=\"success\"} 1"),
             std::string::npos);
 
-  // Now a good start, then the same key replayed: the same payment, not a second one; the same
-  // key with another body: 409.
-  const http_response first = d.api("POST", "/v1/calls/quiet-call/payments", good, token, "k7");
+  // Now a good start (its status posted to a webhook), then the same key replayed: the same
+  // payment, not a second one; the same key with another body: 409.
+  callback_receiver webhook;
+  ASSERT_NE(webhook.port(), 0);
+  const std::string with_callback = R"({"amount":"10.00","reference":"r","status_callback":)"
+                                    R"("http://127.0.0.1:)" +
+                                    std::to_string(webhook.port()) + R"(/hook"})";
+  const http_response first =
+      d.api("POST", "/v1/calls/quiet-call/payments", with_callback, token, "k7");
   ASSERT_EQ(first.status, 201) << first.body;
-  const http_response replay = d.api("POST", "/v1/calls/quiet-call/payments", good, token, "k7");
+  const http_response replay =
+      d.api("POST", "/v1/calls/quiet-call/payments", with_callback, token, "k7");
   EXPECT_EQ(replay.status, 201);
   EXPECT_EQ(json::parse(replay.body).at("payment_id"), json::parse(first.body).at("payment_id"));
   EXPECT_EQ(
@@ -488,6 +568,16 @@ TEST(payment_call, bad_api_input_is_refused_and_changes_nothing) {
     std::this_thread::sleep_for(100ms);
   }
   EXPECT_EQ(result, "cancelled");
+  // The webhook got the progress and, last, the result.
+  std::vector<std::string> posted;
+  for (int i = 0; i < 50; ++i) {
+    posted = webhook.bodies();
+    if (!posted.empty() && posted.back().find("\"type\":\"result\"") != std::string::npos) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_FALSE(posted.empty());
+  EXPECT_NE(posted.back().find("\"result\":\"cancelled\""), std::string::npos) << posted.back();
+  EXPECT_NE(posted.front().find("\"type\":\"progress\""), std::string::npos) << posted.front();
   expect_no_card_data(d);
 }
 

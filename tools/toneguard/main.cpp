@@ -30,6 +30,7 @@
 #include "toneguard/engine/payment_config.h"
 #include "toneguard/engine/payment_service.h"
 #include "toneguard/engine/prompt_set.h"
+#include "toneguard/engine/status_callback.h"
 #include "toneguard/media/bound_ports.h"
 #include "toneguard/media/call_control.h"
 #include "toneguard/media/daemon_options.h"
@@ -328,7 +329,7 @@ int run(int argc, char** argv) {
       end_call(*handler_ptr, call_id, reason);
     });
   });
-  toneguard::daemon::metrics_sync metrics_update(metrics, media);
+  toneguard::daemon::metrics_sync metrics_update(registry, metrics, media);
   toneguard::daemon::media_call media_link(media, prompts.value());
 
   engine::payment_service_settings service_settings;
@@ -383,7 +384,40 @@ int run(int argc, char** argv) {
   // The API, the agent panel and /metrics: only with tokens, as every route but /healthz and
   // the page itself needs one.
   std::unique_ptr<engine::api_server> api;
+  std::unique_ptr<engine::status_callback_sender> callbacks;
   if (!options.api_token_file.empty()) {
+    // Payments started with a status_callback URL get their progress and result POSTed there.
+    engine::status_callback_settings callback_settings;
+    if (!options.callback_secret_file.empty()) {
+      std::string text;
+      if (auto problem = read_text_file(options.callback_secret_file, text)) {
+        log_event(log_level::error, "start-up failed",
+                  {{"error", "callback-secret-file: " + *problem}});
+        return 1;
+      }
+      callback_settings.secret = text.substr(0, text.find('\n'));
+      if (callback_settings.secret.empty()) {
+        log_event(log_level::error, "start-up failed",
+                  {{"error", "callback-secret-file " + options.callback_secret_file +
+                                 ": the first line is empty"}});
+        return 1;
+      }
+    }
+    callback_settings.on_failure = [](const engine::status_callback_failure& f) {
+      log_event(log_level::warn, "status callback not delivered",
+                {{"host", f.host},
+                 {"status", std::to_string(f.http_status)},
+                 {"attempts", std::to_string(f.attempts)},
+                 {"reason", f.reason},
+                 {"delivery", f.delivery_id}});
+    };
+    auto sender = engine::status_callback_sender::start(std::move(callback_settings));
+    if (!sender) {
+      log_event(log_level::error, "start-up failed", {{"error", sender.message()}});
+      return 1;
+    }
+    callbacks = std::move(sender).value();
+    metrics_update.set_callbacks(callbacks.get());
     auto tokens = load_tokens(options.api_token_file);
     if (!tokens) {
       log_event(log_level::error, "start-up failed", {{"error", tokens.message()}});
@@ -397,6 +431,7 @@ int run(int argc, char** argv) {
     api_settings.key_file = options.api_tls_key;
     api_settings.tokens = std::move(tokens).value();
     api_settings.config = config;
+    api_settings.on_status_callback = callbacks->hook();
     api_settings.extra_routes.push_back({"/metrics", "text/plain; version=0.0.4; charset=utf-8",
                                          true, [&metrics_update, &registry] {
                                            metrics_update.sync();
@@ -432,6 +467,7 @@ int run(int argc, char** argv) {
   sigwait(&stop_signals, &signal_number);
   log_event(log_level::info, "stopping", {{"signal", signal_number == SIGTERM ? "TERM" : "INT"}});
   if (api) api->stop();
+  if (callbacks) callbacks->stop();
   {
     std::lock_guard lock(control_mutex);
     control_server = nullptr;

@@ -72,6 +72,19 @@ void key_router::on_digit(std::string_view call_id, media::leg from,
   }
 }
 
+metrics_sync::metrics_sync(engine::metrics_registry& registry, engine::toneguard_metrics& metrics,
+                           const media::media_plane& media)
+    : metrics_(metrics), media_(media) {
+  constexpr std::array<const char*, 5> results{"delivered", "retried", "failed", "dropped",
+                                               "abandoned"};
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    auto c = registry.add_counter("toneguard_status_callbacks_total",
+                                  "Payment status callbacks by what became of them.",
+                                  {{"result", results[i]}});
+    if (c) callback_counters_[i] = c.value();
+  }
+}
+
 void metrics_sync::sync() {
   std::lock_guard lock(mutex_);
   const media::media_totals now = media_.totals();
@@ -95,6 +108,15 @@ void metrics_sync::sync() {
   grow(send_failed, now.send_failed, last_media_.send_failed);
   const auto masked_ms = static_cast<std::uint64_t>(now.masked_samples / 8);
   grow(metrics_.masked_milliseconds, masked_ms, last_masked_ms_);
+
+  if (const engine::status_callback_sender* sender = callbacks_.load()) {
+    const engine::status_callback_counters c = sender->counters();
+    const std::array<std::uint64_t, 5> now_callbacks{c.delivered, c.retried, c.failed,
+                                                     c.dropped_overflow, c.abandoned};
+    for (std::size_t i = 0; i < now_callbacks.size(); ++i) {
+      grow(callback_counters_[i], now_callbacks[i], last_callbacks_[i]);
+    }
+  }
 
   if (const media::ng_server* ng = ng_.load()) {
     const media::ng_server_stats stats = ng->stats();

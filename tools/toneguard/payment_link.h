@@ -7,6 +7,7 @@
 ///  - metrics_sync: the media plane's and ng server's counters copied into the Prometheus
 ///    metrics when /metrics is read.
 
+#include <array>
 #include <atomic>
 #include <mutex>
 #include <string>
@@ -14,6 +15,7 @@
 #include "toneguard/dsp/prompt_audio.h"
 #include "toneguard/engine/metrics.h"
 #include "toneguard/engine/payment_service.h"
+#include "toneguard/engine/status_callback.h"
 #include "toneguard/media/digits.h"
 #include "toneguard/media/media_plane.h"
 #include "toneguard/media/ng_server.h"
@@ -67,8 +69,13 @@ class key_router final : public media::digit_sink {
 /// increase since the last sync). Any thread; one sync at a time.
 class metrics_sync {
  public:
-  metrics_sync(engine::toneguard_metrics& metrics, const media::media_plane& media)
-      : metrics_(metrics), media_(media) {}
+  /// Registers the status callback counters in `registry` (which holds `metrics` too).
+  metrics_sync(engine::metrics_registry& registry, engine::toneguard_metrics& metrics,
+               const media::media_plane& media);
+  /// The status callback sender whose counters are copied too (set once it exists).
+  void set_callbacks(const engine::status_callback_sender* sender) noexcept {
+    callbacks_.store(sender);
+  }
   /// The ng server whose stats are copied too (set once it exists).
   void set_ng_server(const media::ng_server* ng) noexcept { ng_.store(ng); }
   /// Brings the metrics up to date.
@@ -78,6 +85,10 @@ class metrics_sync {
   engine::toneguard_metrics& metrics_;
   const media::media_plane& media_;
   std::atomic<const media::ng_server*> ng_{nullptr};
+  std::atomic<const engine::status_callback_sender*> callbacks_{nullptr};
+  // toneguard_status_callbacks_total{result}: delivered, retried, failed, dropped, abandoned.
+  std::array<engine::counter, 5> callback_counters_;
+  std::array<std::uint64_t, 5> last_callbacks_{};
   std::mutex mutex_;
   media::media_totals last_media_;
   media::ng_server_stats last_ng_;

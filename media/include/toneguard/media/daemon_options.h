@@ -86,6 +86,8 @@ struct daemon_options {
   std::string report_db;
   /// `--node-name`: this node in reports; empty: the host name.
   std::string node_name;
+  /// `--callback-secret-file`: the secret that signs status callbacks; empty: unsigned.
+  std::string callback_secret_file;
   /// `--help` was given: print daemon_usage() and exit 0.
   bool help = false;
 };
