@@ -17,7 +17,7 @@ TONEGUARD_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   libgstreamer1.0-dev
   asterisk-core-sounds-en-wav asterisk-moh-opsound-wav espeak-ng
-  python3
+  python3 curl
   gnuplot-nox  # toneguard-sim --plot
   chromium nodejs npm  # the agent panel's browser test (playwright-core from npm)
 )
