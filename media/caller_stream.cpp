@@ -405,7 +405,9 @@ caller_packet caller_stream::process_g711(std::span<std::uint8_t> buffer, std::s
   if (config_.event_payload_type >= 0 && packet.payload_type == config_.event_payload_type) {
     ++stats_.event_packets;
     const bool was_active = events_.active();
+    const std::uint64_t repeats_before = events_.stats().duplicates;
     feed_events(events_.feed(packet.sequence, packet.timestamp, packet.marker, packet.payload));
+    const bool repeat = events_.stats().duplicates != repeats_before;
     if (config_.detect_only) return caller_packet::forward;
     // A key masked so far stays masked to its end, even if masking went off meanwhile: its
     // later packets would name it.
@@ -415,6 +417,13 @@ caller_packet caller_stream::process_g711(std::span<std::uint8_t> buffer, std::s
     masked_event_ts_ = packet.timestamp;
     if (!mask)
       return renumber(buffer, packet.sequence) ? caller_packet::forward : caller_packet::drop;
+    if (repeat) {
+      // A retransmitted update or a repeated end carries no new time: replaced by audio it
+      // would push the audio timeline ahead of the sender's (and the real audio after the key
+      // would then be dropped as late), so it is withheld and the sequence closes up behind it.
+      withhold_event(packet.sequence, newest, packet.payload.size());
+      return caller_packet::drop;
+    }
     if (!events_decided_ || packet.timestamp != decided_event_ts_) {
       // Decided once per event (its packets share its start timestamp): when the event
       // starts before the end of the audio already received, the sender sends audio during

@@ -130,9 +130,11 @@ TEST(caller_stream, telephone_event_key_is_reported_once_and_replaced_by_masking
   EXPECT_EQ(sink.trace(), "7+7-");
   EXPECT_EQ(sink.events.front().source, digit_source::telephone_event);
   EXPECT_EQ(sink.events.back().end_ms - sink.events.back().start_ms, 120);
-  // The agent sees one audio stream: every packet PCMU, sequence numbers and timestamps
-  // continuous.
-  ASSERT_EQ(agent.packets.size(), 10u + 9u + 10u);
+  // The agent sees one audio stream: every packet PCMU, sequence numbers continuous. Each event
+  // packet with news (6 updates, the first end) becomes 20 ms of audio; the two repeated ends
+  // carry no new time and are withheld, so the audio after the key follows with a timestamp
+  // step of three packets (as after silence suppression) and none of it is dropped.
+  ASSERT_EQ(agent.packets.size(), 10u + 7u + 10u);
   for (std::size_t i = 0; i < agent.packets.size(); ++i) {
     const auto v = parse_rtp(agent.packets[i]);
     ASSERT_TRUE(v.ok());
@@ -142,10 +144,11 @@ TEST(caller_stream, telephone_event_key_is_reported_once_and_replaced_by_masking
     if (i > 0) {
       const auto prev = parse_rtp(agent.packets[i - 1]);
       EXPECT_EQ(static_cast<std::uint16_t>(v.view.sequence - prev.view.sequence), 1) << i;
-      EXPECT_EQ(v.view.timestamp - prev.view.timestamp, 160u) << i;
+      EXPECT_EQ(v.view.timestamp - prev.view.timestamp, i == 17 ? 3 * 160u : 160u) << i;
     }
   }
-  EXPECT_EQ(stream.stats().events_replaced, 9u);
+  EXPECT_EQ(stream.stats().events_replaced, 7u);
+  EXPECT_EQ(stream.stats().events_withheld, 2u);
   // In place of the key the agent hears the flat tone.
   const auto heard = agent.audio(0);
   double sum = 0;
@@ -616,8 +619,10 @@ TEST(caller_stream, sender_reports_to_the_agent_count_the_octets_of_replacing_au
   const auto untouched_before = untouched;
   EXPECT_TRUE(stream.translate_rtcp_to_agent(untouched, untouched.size()));
   EXPECT_EQ(untouched, untouched_before);  // nothing replaced yet: not a byte changes
-  for (int i = 0; i < 3; ++i)
-    agent.send(stream, rtp(101, seq++, ts, i == 0, event_payload(9, i == 2, 160)));
+  for (int i = 0; i < 3; ++i) {
+    agent.send(stream, rtp(101, seq++, ts, i == 0,
+                           event_payload(9, i == 2, static_cast<std::uint16_t>(160 * (i + 1)))));
+  }
   auto report = sr(ssrc, 8, 5 * 160 + 3 * 4);
   EXPECT_TRUE(stream.translate_rtcp_to_agent(report, report.size()));
   EXPECT_EQ(report, sr(ssrc, 8, 8 * 160));  // sequence numbers kept: the count stays
@@ -719,6 +724,45 @@ TEST(caller_stream, rejects_a_clock_rate_that_does_not_fit_the_codec) {
   c.clock_rate_hz = 100;
   EXPECT_THROW(caller_stream(c, dsp::default_dtmf_receiver_settings(), sink, "x"),
                std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace toneguard::media
+
+namespace toneguard::media {
+namespace {
+
+// RFC 4733 senders that send the repeated end packets back to back (in the same 20 ms) and go
+// on with audio at once: the repeats are withheld and the sequence closes up, so no audio after
+// the key is lost and the agent sees no gap.
+TEST(caller_stream, repeated_event_ends_sent_back_to_back_cost_no_audio_after_the_key) {
+  recorder sink;
+  caller_stream stream(masking_config(), dsp::default_dtmf_receiver_settings(), sink, "call-1");
+  agent_side agent;
+  std::uint16_t seq = 7;
+  std::uint32_t ts = 160000;
+  dsp::signal_builder before;
+  before.tone(440, 200, -20);
+  send_audio(stream, agent, before.audio(), seq, ts);
+  const std::uint32_t event_ts = ts;
+  for (int i = 1; i <= 5; ++i) {
+    const bool end = i == 5;
+    for (int copy = 0; copy < (end ? 3 : 1); ++copy) {
+      agent.send(stream, rtp(101, seq++, event_ts, i == 1,
+                             event_payload(4, end, static_cast<std::uint16_t>(160 * i))));
+    }
+  }
+  ts = event_ts + 5 * 160;
+  send_audio(stream, agent, before.audio(), seq, ts);
+  EXPECT_EQ(sink.trace(), "4+4-");
+  ASSERT_EQ(agent.packets.size(), 10u + 5u + 10u);
+  for (std::size_t i = 1; i < agent.packets.size(); ++i) {
+    const auto v = parse_rtp(agent.packets[i]);
+    const auto prev = parse_rtp(agent.packets[i - 1]);
+    EXPECT_EQ(static_cast<std::uint16_t>(v.view.sequence - prev.view.sequence), 1) << i;
+    EXPECT_EQ(v.view.timestamp - prev.view.timestamp, 160u) << i;
+  }
+  EXPECT_EQ(stream.stats().events_withheld, 2u);
 }
 
 }  // namespace
