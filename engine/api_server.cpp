@@ -1118,6 +1118,52 @@ void api_server::impl::on_accept(error_code ec, tcp::socket socket) {
 
 // --- api_server -----------------------------------------------------------------------------
 
+bool is_valid_api_token(std::string_view token) noexcept {
+  return token.size() >= 16 && token.size() <= 256 &&
+         std::all_of(token.begin(), token.end(), [](char c) {
+           return static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f;
+         });
+}
+
+outcome<std::vector<api_token>> parse_api_token_file(std::string_view text,
+                                                     std::string_view origin) {
+  std::vector<api_token> tokens;
+  const std::string where = "api-token-file " + std::string(origin.substr(0, 200));
+  std::size_t number = 0;
+  while (!text.empty()) {
+    ++number;
+    const std::size_t end = std::min(text.find('\n'), text.size());
+    std::string_view line = text.substr(0, end);
+    text.remove_prefix(std::min(end + 1, text.size()));
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    // Words separated by spaces or tabs.
+    std::vector<std::string_view> words;
+    while (!line.empty()) {
+      const std::size_t start = line.find_first_not_of(" \t");
+      if (start == std::string_view::npos) break;
+      line.remove_prefix(start);
+      const std::size_t stop = std::min(line.find_first_of(" \t"), line.size());
+      words.push_back(line.substr(0, stop));
+      line.remove_prefix(stop);
+    }
+    if (words.empty() || words.front().front() == '#') continue;
+    const std::string at = where + ": line " + std::to_string(number);
+    if (words.size() > 2 || (words.size() == 2 && words[1] != "read-only")) {
+      return failure{at + ": expected TOKEN or TOKEN read-only"};
+    }
+    if (!is_valid_api_token(words[0])) {
+      return failure{at + ": a token is 16..256 printable ASCII characters without spaces"};
+    }
+    for (const api_token& t : tokens) {
+      if (t.token == words[0]) return failure{at + ": the token is given twice"};
+    }
+    if (tokens.size() == 1000) return failure{where + ": more than 1000 tokens"};
+    tokens.push_back({std::string(words[0]), words.size() == 2});
+  }
+  if (tokens.empty()) return failure{where + ": no token in it"};
+  return tokens;
+}
+
 std::span<const api_route> api_routes() noexcept {
   return kRoutes;
 }
@@ -1140,10 +1186,7 @@ outcome<std::unique_ptr<api_server>> api_server::start(api_server_settings setti
   auto p = std::make_shared<impl>();
   for (std::size_t i = 0; i < settings.tokens.size(); ++i) {
     const std::string& t = settings.tokens[i].token;
-    const bool printable = std::all_of(t.begin(), t.end(), [](char c) {
-      return static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f;
-    });
-    if (t.size() < 16 || t.size() > 256 || !printable) {
+    if (!is_valid_api_token(t)) {
       return fail("token " + std::to_string(i + 1) +
                   " must be 16..256 printable ASCII characters without spaces");
     }

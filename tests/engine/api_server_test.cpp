@@ -1214,3 +1214,35 @@ TEST_F(ApiServer, CallEventsOfAnUnknownCallAre404) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ApiTokenFile, ReadsTokensAndReadOnlyOnes) {
+  const auto tokens = parse_api_token_file(
+      "# the desk\nfull-token-0123456789abcdef\n\n  read-token-0123456789abcdef\tread-only\r\n",
+      "t");
+  ASSERT_TRUE(tokens.ok()) << tokens.message();
+  ASSERT_EQ(tokens.value().size(), 2u);
+  EXPECT_EQ(tokens.value()[0].token, "full-token-0123456789abcdef");
+  EXPECT_FALSE(tokens.value()[0].read_only);
+  EXPECT_EQ(tokens.value()[1].token, "read-token-0123456789abcdef");
+  EXPECT_TRUE(tokens.value()[1].read_only);
+}
+
+TEST(ApiTokenFile, RefusalsNameTheLineNeverTheToken) {
+  const auto short_token = parse_api_token_file("# x\nshort-token\n", "/etc/t");
+  ASSERT_FALSE(short_token.ok());
+  EXPECT_EQ(short_token.message(),
+            "api-token-file /etc/t: line 2: a token is 16..256 printable ASCII characters "
+            "without spaces");
+  const auto flag = parse_api_token_file("full-token-0123456789abcdef writer\n", "t");
+  ASSERT_FALSE(flag.ok());
+  EXPECT_EQ(flag.message().find("full-token"), std::string::npos);
+  EXPECT_NE(flag.message().find("line 1"), std::string::npos);
+  EXPECT_FALSE(
+      parse_api_token_file("a-token-0123456789abcdef\na-token-0123456789abcdef\n", "t").ok());
+  EXPECT_FALSE(parse_api_token_file("# only a comment\n", "t").ok());
+  EXPECT_FALSE(parse_api_token_file("", "t").ok());
+}
+
+}  // namespace

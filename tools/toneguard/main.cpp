@@ -190,28 +190,12 @@ engine::outcome<toneguard::dsp::prompt_audio> load_prompts(const std::filesystem
   return std::move(loaded).value();
 }
 
-// --api-token-file: one token per line, "TOKEN" or "TOKEN read-only"; blank lines and lines
-// starting with # are skipped. Messages name the line, never a token.
+// --api-token-file (see engine::parse_api_token_file).
 engine::outcome<std::vector<engine::api_token>> load_tokens(const std::string& path) {
   std::string text;
   if (auto problem = read_text_file(path, text))
     return engine::failure{"api-token-file: " + *problem};
-  std::vector<engine::api_token> tokens;
-  std::istringstream lines(text);
-  std::string line;
-  for (int number = 1; std::getline(lines, line); ++number) {
-    std::istringstream words(line);
-    std::string token, flag, extra;
-    words >> token >> flag >> extra;
-    if (token.empty() || token.front() == '#') continue;
-    if (!extra.empty() || (!flag.empty() && flag != "read-only")) {
-      return engine::failure{"api-token-file " + path + ": line " + std::to_string(number) +
-                             ": expected TOKEN or TOKEN read-only"};
-    }
-    tokens.push_back({token, flag == "read-only"});
-  }
-  if (tokens.empty()) return engine::failure{"api-token-file " + path + ": no token in it"};
-  return tokens;
+  return engine::parse_api_token_file(text, path);
 }
 
 std::string host_name() {

@@ -115,6 +115,16 @@ struct api_server_settings {
   std::function<void(const std::string& url, const std::string& json)> on_status_callback;
 };
 
+/// True when `token` may be an API token: 16..256 printable ASCII characters without spaces.
+[[nodiscard]] bool is_valid_api_token(std::string_view token) noexcept;
+
+/// Reads an API token file: one token per line, "TOKEN" or "TOKEN read-only" (words separated
+/// by spaces or tabs, CRLF accepted); blank lines and lines starting with '#' are skipped.
+/// Fails on a malformed line, an invalid or repeated token, more than 1000 tokens, or no token;
+/// the message names `origin` and the line, never a token. Pure; any input (it is fuzzed).
+[[nodiscard]] outcome<std::vector<api_token>> parse_api_token_file(std::string_view text,
+                                                                   std::string_view origin);
+
 /// One built-in route: method ("GET"/"POST") and path template ("/v1/calls/{call_id}"), as
 /// docs/openapi.json writes them.
 struct api_route {
