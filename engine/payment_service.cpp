@@ -350,8 +350,6 @@ struct payment_service::impl {
       calls.erase(it);
     }
   }
-
-  payment_status status_of(const payment_session& s) const { return s.status; }
 };
 
 payment_service::payment_service(std::unique_ptr<impl> p) : impl_(std::move(p)) {}

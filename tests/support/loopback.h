@@ -182,9 +182,9 @@ class daemon_process {
   std::optional<int> status_;
 };
 
-// The ng port the daemon logged in its "listening" line, or 0.
-inline std::uint16_t listening_port(const std::string& log) {
-  const auto line = log.find("msg=listening");
+// The port the daemon logged in its "msg=listening proto=PROTO ... port=N" line, or 0.
+inline std::uint16_t listening_port(const std::string& log, const std::string& proto = "ng") {
+  const auto line = log.find("msg=listening proto=" + proto + " ");
   if (line == std::string::npos) return 0;
   const auto at = log.find(" port=", line);
   return at == std::string::npos ? 0 : static_cast<std::uint16_t>(std::atoi(log.c_str() + at + 6));

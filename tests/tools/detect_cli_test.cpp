@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "support/run_command.h"
 #include "toneguard/dsp/signal_builder.h"
 #include "toneguard/dsp/wav.h"
 
@@ -21,28 +22,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct run_result {
-  int status;
-  std::string out;
-  std::string err;
-};
+using run_result = toneguard::testing::command_result;
 
 run_result run_detect(const std::string& args, const std::string& environment = "") {
-  const fs::path err_file =
-      fs::temp_directory_path() / ("tg_detect_err_" + std::to_string(::getpid()));
-  const std::string cmd = environment + " " + std::string(TONEGUARD_BIN_DIR) +
-                          "/toneguard-detect " + args + " 2>" + err_file.string();
-  run_result r{};
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return {-1, "", "popen failed"};
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), pipe) != nullptr) r.out += buf.data();
-  const int raw = ::pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  std::ifstream e(err_file);
-  r.err.assign(std::istreambuf_iterator<char>(e), {});
-  fs::remove(err_file);
-  return r;
+  return toneguard::testing::run_command(environment + " " + std::string(TONEGUARD_BIN_DIR) +
+                                         "/toneguard-detect " + args);
 }
 
 // The number that follows the first occurrence of `key` in `text` (NaN when absent).

@@ -16,16 +16,14 @@
 #include <string>
 #include <vector>
 
+#include "support/run_command.h"
+
 namespace toneguard {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct dialog_run {
-  int status = -1;
-  std::string out;
-  std::string err;
-
+struct dialog_run : toneguard::testing::command_result {
   /// The value of "key":"..." or "key":N in the finish_payment line.
   [[nodiscard]] std::string result_field(const std::string& key) const {
     const auto finish = out.find("\"action\":\"finish_payment\"");
@@ -51,21 +49,8 @@ const std::vector<std::string>& secrets() {
 }
 
 dialog_run run_dialog(const std::string& args) {
-  const fs::path err_file =
-      fs::temp_directory_path() / ("tg_dialog_err_" + std::to_string(::getpid()));
-  const std::string cmd = std::string(TONEGUARD_BIN_DIR) + "/toneguard-dialog --today 2026-11-24 " +
-                          args + " 2>" + err_file.string();
-  dialog_run r;
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), pipe) != nullptr) r.out += buf.data();
-  const int raw = ::pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  std::ifstream e(err_file);
-  r.err.assign(std::istreambuf_iterator<char>(e), {});
-  fs::remove(err_file);
-  return r;
+  return {toneguard::testing::run_command(std::string(TONEGUARD_BIN_DIR) +
+                                          "/toneguard-dialog --today 2026-11-24 " + args)};
 }
 
 // The secrets found in `text`: each where it stands alone, not inside a longer run of digits.

@@ -294,10 +294,8 @@ class payment_daemon {
         std::to_string(port_min_ + 99), "--api-listen", "127.0.0.1:0", "--api-token-file",
         (dir_ / "tokens").string(), "--report-db", (dir_ / "reports.db").string()});
     if (daemon_->wait_for_log("proto=api", 10000ms)) {
-      ng_port_ = toneguard::testing::listening_port(daemon_->err());
-      const std::string& log = daemon_->err();
-      const auto at = log.find(" port=", log.find("proto=api"));
-      api_port_ = static_cast<std::uint16_t>(std::atoi(log.c_str() + at + 6));
+      ng_port_ = toneguard::testing::listening_port(daemon_->err(), "ng");
+      api_port_ = toneguard::testing::listening_port(daemon_->err(), "api");
     }
   }
   ~payment_daemon() {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "support/loopback.h"
+#include "support/run_command.h"
 
 namespace {
 
@@ -25,37 +26,15 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using toneguard::testing::daemon_process;
 
-struct sim_run {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
+using sim_run = toneguard::testing::command_result;
 
 sim_run run_sim(const std::string& args) {
-  const fs::path err_file =
-      fs::temp_directory_path() / ("tg_sim_err_" + std::to_string(::getpid()));
   // `timeout` bounds a run that would hang; the sim's own limits end it well before.
-  const std::string cmd = "timeout -s KILL 240 " + std::string(TONEGUARD_BIN_DIR) +
-                          "/toneguard-sim --no-progress " + args + " 2>" + err_file.string();
-  sim_run r;
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), pipe) != nullptr) r.out += buf.data();
-  const int raw = ::pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  std::ifstream e(err_file);
-  r.err.assign(std::istreambuf_iterator<char>(e), {});
-  fs::remove(err_file);
-  return r;
+  return toneguard::testing::run_command("timeout -s KILL 240 " + std::string(TONEGUARD_BIN_DIR) +
+                                         "/toneguard-sim --no-progress " + args);
 }
 
-// The port of the daemon's `msg=listening proto=PROTO ... port=N` line, or 0.
-int listening_port(const std::string& log, const std::string& proto) {
-  const std::regex line("msg=listening proto=" + proto + " address=[^ ]+ port=([0-9]+)");
-  std::smatch m;
-  return std::regex_search(log, m, line) ? std::stoi(m[1].str()) : 0;
-}
+using toneguard::testing::listening_port;
 
 // Every JSON string (values and keys) of `json`, one per line.
 std::string strings_of(const std::string& json) {
