@@ -39,7 +39,7 @@ struct option_spec {
   std::string_view help;
 };
 
-constexpr std::array<option_spec, 24> specs{{
+constexpr std::array<option_spec, 26> specs{{
     {"config-file", value_kind::text, true, "FILE",
      "read options from FILE first (TOML: *.toml, YAML: *.yaml/*.yml); keys are the option\n"
      "      names without dashes; the command line overrides the file"},
@@ -54,6 +54,12 @@ constexpr std::array<option_spec, 24> specs{{
      "error, warn, info or debug, or syslog 0-7 (default info)"},
     {"num-threads", value_kind::integer, false, "N",
      "media worker threads, 1..1024 (default: one per core)"},
+    {"io-backend", value_kind::text, false, "KIND",
+     "how media workers move datagrams: auto (io_uring where the kernel has it, else\n"
+     "      epoll), io_uring or epoll (default auto)"},
+    {"io-coalesce-us", value_kind::integer, false, "US",
+     "io_uring: how long a worker lets datagrams gather after the first, 0..5000 us;\n"
+     "      the most latency it adds (default 200)"},
     {"timeout", value_kind::integer, false, "SECONDS",
      "end a call when neither side has sent media for SECONDS, 0..86400, 0 = never\n"
      "      (default 60)"},
@@ -194,6 +200,20 @@ std::optional<std::string> apply_value(daemon_options& o, const option_spec& spe
     const auto v = parse_integer(value);
     if (!v || *v < 1 || *v > 1024) return fail(quoted(value) + " is not a count in 1..1024");
     o.num_threads = static_cast<unsigned>(*v);
+  } else if (name == "io-backend") {
+    if (value == "auto") {
+      o.io_backend = relay_backend::automatic;
+    } else if (value == "io_uring") {
+      o.io_backend = relay_backend::io_uring;
+    } else if (value == "epoll") {
+      o.io_backend = relay_backend::epoll;
+    } else {
+      return fail(quoted(value) + " is not an I/O backend (auto, io_uring or epoll)");
+    }
+  } else if (name == "io-coalesce-us") {
+    const auto v = parse_integer(value);
+    if (!v || *v < 0 || *v > 5000) return fail(quoted(value) + " is not a time in 0..5000 us");
+    o.io_coalesce_us = static_cast<int>(*v);
   } else if (name == "timeout" || name == "final-timeout") {
     const long long limit = name == "timeout" ? 86400 : 604800;
     const auto v = parse_integer(value);

@@ -321,6 +321,7 @@ struct media_plane::relayed_call {
 };
 
 struct media_plane::worker_thread {
+  worker_thread(relay_backend backend, int coalesce_us) : worker(backend, coalesce_us) {}
   relay_worker worker;
   std::map<std::string, std::unique_ptr<relayed_call>> relayed;  // owned by the thread
   std::mutex queue_mutex;
@@ -364,7 +365,7 @@ media_plane::media_plane(media_plane_config config, digit_sink& sink, ended_hand
       sink_(std::make_unique<key_counter>(sink)),
       on_ended_(std::move(on_ended)) {
   for (int n = 0; n < std::max(config_.workers, 1); ++n) {
-    auto w = std::make_unique<worker_thread>();
+    auto w = std::make_unique<worker_thread>(config_.backend, config_.coalesce_us);
     worker_thread* self = w.get();
     w->thread = std::thread([this, self] { run_worker(*self); });
     workers_.push_back(std::move(w));
@@ -375,6 +376,8 @@ media_plane::~media_plane() {
   stopping_ = true;
   for (auto& w : workers_) w->thread.join();
 }
+
+relay_backend media_plane::backend() const noexcept { return workers_.front()->worker.backend(); }
 
 void media_plane::run_worker(worker_thread& w) {
   while (!stopping_) {

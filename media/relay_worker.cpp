@@ -10,6 +10,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "relay_worker_parts.h"
 #include "toneguard/media/rtp.h"
 
 namespace toneguard::media {
@@ -48,21 +49,17 @@ bool udp_endpoint::operator==(const udp_endpoint& other) const noexcept {
   return length == other.length && std::memcmp(&address, &other.address, length) == 0;
 }
 
-struct relay_worker::side {
-  int fd = -1;
-  std::uint16_t port = 0;
-  std::optional<udp_endpoint> remote;       // where this side's peer is
-  std::optional<udp_endpoint> rtcp_remote;  // RTCP to it, when it does not multiplex
-  bool latch = true;                        // not yet latched, and allowed to
-  bool strict_source = false;
-  packet_filter* filter = nullptr;  // packets this side sends
-  std::int64_t last_received_ms = -1;
-};
-
-struct relay_worker::pair {
-  side caller, agent;
-  std::int64_t created_ms = 0;
-};
+std::string_view backend_name(relay_backend backend) noexcept {
+  switch (backend) {
+    case relay_backend::io_uring:
+      return "io_uring";
+    case relay_backend::epoll:
+      return "epoll";
+    case relay_backend::automatic:
+      break;
+  }
+  return "auto";
+}
 
 namespace {
 
@@ -84,21 +81,40 @@ std::int64_t relay_worker::monotonic_ms() noexcept {
   return static_cast<std::int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1'000'000;
 }
 
-relay_worker::relay_worker() : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)) {
-  if (epoll_fd_ < 0)
-    throw std::runtime_error(std::string("relay_worker: epoll_create1: ") + std::strerror(errno));
+relay_worker::relay_worker(relay_backend backend, int coalesce_us) {
+  if (backend != relay_backend::epoll) {
+    uring_ = start_uring(coalesce_us);
+    if (uring_) {
+      backend_ = relay_backend::io_uring;
+    } else if (backend == relay_backend::io_uring) {
+      throw std::runtime_error(
+          "relay_worker: io_uring is not available (kernel 6.1+ with io_uring enabled needed)");
+    }
+  }
+  if (backend_ == relay_backend::epoll) {
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0)
+      throw std::runtime_error(std::string("relay_worker: epoll_create1: ") +
+                               std::strerror(errno));
+  }
   now_ms_ = monotonic_ms();
 }
 
 relay_worker::~relay_worker() {
   for (std::size_t id = 0; id < pairs_.size(); ++id) remove_pair(static_cast<int>(id));
-  ::close(epoll_fd_);
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
+}
+
+relay_worker::pair* relay_worker::find(int id) const noexcept {
+  if (id < 0 || static_cast<std::size_t>(id) >= pairs_.size()) return nullptr;
+  return pairs_[static_cast<std::size_t>(id)].get();
 }
 
 result<int> relay_worker::add_pair(std::string_view local_address, const relay_side& caller,
                                    const relay_side& agent) {
   auto p = std::make_unique<pair>();
   p->created_ms = monotonic_ms();
+  p->generation = next_generation_++;
   int id = static_cast<int>(pairs_.size());
   if (!free_slots_.empty()) id = free_slots_.back();
   auto open_side = [&](side& s, const relay_side& config,
@@ -128,6 +144,7 @@ result<int> relay_worker::add_pair(std::string_view local_address, const relay_s
     bound.length = sizeof bound.address;
     ::getsockname(s.fd, reinterpret_cast<sockaddr*>(&bound.address), &bound.length);
     s.port = bound.port();
+    if (backend_ == relay_backend::io_uring) return std::nullopt;  // armed once stored
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = tag(id, agent_side);
@@ -153,6 +170,10 @@ result<int> relay_worker::add_pair(std::string_view local_address, const relay_s
     free_slots_.pop_back();
     pairs_[static_cast<std::size_t>(id)] = std::move(p);
   }
+  if (backend_ == relay_backend::io_uring) {
+    arm_receive(id, false);
+    arm_receive(id, true);
+  }
   return id;
 }
 
@@ -161,8 +182,9 @@ void relay_worker::remove_pair(int id) noexcept {
       !pairs_[static_cast<std::size_t>(id)])
     return;
   auto& p = *pairs_[static_cast<std::size_t>(id)];
+  if (backend_ == relay_backend::io_uring) cancel_receives(id);
   for (side* s : {&p.caller, &p.agent}) {
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, s->fd, nullptr);
+    if (epoll_fd_ >= 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, s->fd, nullptr);
     ::close(s->fd);
   }
   pairs_[static_cast<std::size_t>(id)].reset();
@@ -223,6 +245,7 @@ bool relay_worker::send(int id, bool to_caller, std::span<const std::uint8_t> da
 }
 
 std::size_t relay_worker::poll_once(int timeout_ms) noexcept {
+  if (backend_ == relay_backend::io_uring) return poll_uring(timeout_ms);
   epoll_event events[64];
   const int ready = ::epoll_wait(epoll_fd_, events, 64, timeout_ms);
   now_ms_ = monotonic_ms();
@@ -232,6 +255,38 @@ std::size_t relay_worker::poll_once(int timeout_ms) noexcept {
     if (id < pairs_.size() && pairs_[id]) relay_from(*pairs_[id], (events[i].data.u64 & 1u) == 0);
   }
   return static_cast<std::size_t>(stats_.forwarded - before);
+}
+
+const udp_endpoint* relay_worker::route(side& in, side& out, std::span<std::uint8_t> room,
+                                        std::size_t& length, const sockaddr_storage& source,
+                                        socklen_t source_length) noexcept {
+  ++stats_.received;
+  in.last_received_ms = now_ms_;
+  if (in.latch) {
+    // Symmetric RTP: the side's first packet says where its peer is, whatever the SDP said.
+    udp_endpoint from;
+    std::memcpy(&from.address, &source, source_length);
+    from.length = source_length;
+    in.remote = from;
+    in.latch = false;
+  }
+  if (in.strict_source && in.remote && !same_source(*in.remote, source, source_length)) {
+    ++stats_.wrong_source;
+    return nullptr;
+  }
+  if (!out.remote) {
+    ++stats_.no_remote;
+    return nullptr;
+  }
+  if (in.filter != nullptr && !in.filter->filter(room, length)) {
+    ++stats_.filtered;
+    return nullptr;
+  }
+  if (out.rtcp_remote &&
+      classify_muxed(std::span<const std::uint8_t>(room.data(), length)) == mux_kind::rtcp) {
+    return &*out.rtcp_remote;
+  }
+  return &*out.remote;
 }
 
 void relay_worker::relay_from(pair& p, bool from_caller) noexcept {
@@ -254,43 +309,22 @@ void relay_worker::relay_from(pair& p, bool from_caller) noexcept {
     const int n = ::recvmmsg(in.fd, received, batch, MSG_DONTWAIT, nullptr);
     if (n <= 0) return;
     ++stats_.receive_calls;
-    stats_.received += static_cast<std::uint64_t>(n);
-    in.last_received_ms = now_ms_;
-    if (in.latch) {
-      // Symmetric RTP: the side's first packet says where its peer is, whatever the SDP said.
-      udp_endpoint source;
-      std::memcpy(&source.address, &sources[0], received[0].msg_hdr.msg_namelen);
-      source.length = received[0].msg_hdr.msg_namelen;
-      in.remote = source;
-      in.latch = false;
-    }
     unsigned count = 0;
     for (int i = 0; i < n; ++i) {
-      if (in.strict_source && in.remote &&
-          !same_source(*in.remote, sources[i], received[i].msg_hdr.msg_namelen)) {
-        ++stats_.wrong_source;
-        continue;
-      }
-      if (!out.remote) {
-        ++stats_.no_remote;
+      auto& buffer = buffers_[static_cast<std::size_t>(i)];
+      if ((received[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+        ++stats_.received;
+        ++stats_.oversize;
         continue;
       }
       std::size_t length = received[i].msg_len;
-      if (in.filter != nullptr &&
-          !in.filter->filter(std::span(buffers_[static_cast<std::size_t>(i)]), length)) {
-        ++stats_.filtered;
-        continue;
-      }
-      sending_iov[count] = {buffers_[static_cast<std::size_t>(i)].data(), length};
+      const udp_endpoint* to = route(in, out, std::span(buffer), length, sources[i],
+                                     received[i].msg_hdr.msg_namelen);
+      if (to == nullptr) continue;
+      sending_iov[count] = {buffer.data(), length};
       sending[count] = {};
       sending[count].msg_hdr.msg_iov = &sending_iov[count];
       sending[count].msg_hdr.msg_iovlen = 1;
-      const udp_endpoint* to = &*out.remote;
-      if (out.rtcp_remote &&
-          classify_muxed(std::span<const std::uint8_t>(buffers_[static_cast<std::size_t>(i)].data(),
-                                                       length)) == mux_kind::rtcp) {
-        to = &*out.rtcp_remote;
-      }
       sending[count].msg_hdr.msg_name = const_cast<sockaddr_storage*>(&to->address);
       sending[count].msg_hdr.msg_namelen = to->length;
       ++count;

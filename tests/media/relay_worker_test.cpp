@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "support/digit_trace.h"
@@ -45,6 +46,17 @@ std::vector<std::uint8_t> pcmu_packet(std::uint16_t seq, std::uint32_t ts,
 
 using recorder = ::toneguard::testing::digit_trace;
 
+// Every test runs on both backends: io_uring (the default where the kernel has it) and epoll.
+class relay_worker_backends : public ::testing::TestWithParam<relay_backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == relay_backend::io_uring &&
+        relay_worker(relay_backend::automatic).backend() != relay_backend::io_uring) {
+      GTEST_SKIP() << "io_uring is not available here (kernel 6.1+, io_uring not disabled)";
+    }
+  }
+};
+
 // The caller_stream as the caller side's filter, as the media plane wires it.
 struct stream_filter final : packet_filter {
   explicit stream_filter(caller_stream& s) : stream(s) {}
@@ -62,13 +74,13 @@ relay_side side_with(packet_filter* filter = nullptr,
   return s;
 }
 
-TEST(relay_worker, relays_both_ways_after_latching_and_masks_the_callers_keys) {
+TEST_P(relay_worker_backends, relays_both_ways_after_latching_and_masks_the_callers_keys) {
   recorder sink;
   caller_stream_config config;
   config.masking = true;
   caller_stream stream(config, dsp::default_dtmf_receiver_settings(), sink, "call-1");
   stream_filter filter(stream);
-  relay_worker worker;
+  relay_worker worker(GetParam());
   const auto id = worker.add_pair("127.0.0.1", side_with(&filter), side_with());
   ASSERT_TRUE(id.ok()) << id.error_message();
   const auto [caller_port, agent_port] = *worker.ports(id.value());
@@ -125,8 +137,8 @@ TEST(relay_worker, relays_both_ways_after_latching_and_masks_the_callers_keys) {
   EXPECT_FALSE(agent.receive(50).has_value());
 }
 
-TEST(relay_worker, a_given_remote_needs_no_latching) {
-  relay_worker worker;
+TEST_P(relay_worker_backends, a_given_remote_needs_no_latching) {
+  relay_worker worker(GetParam());
   peer caller, agent;
   // trust-address: the agent's address comes from its SDP, so the caller's first packet goes
   // through at once.
@@ -144,8 +156,8 @@ TEST(relay_worker, a_given_remote_needs_no_latching) {
   EXPECT_EQ(worker.stats().no_remote, 0u);
 }
 
-TEST(relay_worker, bad_addresses_and_taken_ports_are_named) {
-  relay_worker worker;
+TEST_P(relay_worker_backends, bad_addresses_and_taken_ports_are_named) {
+  relay_worker worker(GetParam());
   const auto bad = worker.add_pair("not-an-address", side_with(), side_with());
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error_message().find("not-an-address"), std::string::npos) << bad.error_message();
@@ -165,11 +177,11 @@ TEST(relay_worker, bad_addresses_and_taken_ports_are_named) {
 
 // A side whose SDP named one address but whose media comes from another (NAT): symmetric RTP
 // sends to where the media comes from; asymmetric keeps the SDP's address.
-TEST(relay_worker, latching_follows_the_media_unless_asymmetric) {
+TEST_P(relay_worker_backends, latching_follows_the_media_unless_asymmetric) {
   peer caller, agent, sdp_agent;
   const std::vector<std::uint8_t> packet{0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xFF};
   for (const bool symmetric : {true, false}) {
-    relay_worker worker;
+    relay_worker worker(GetParam());
     relay_side caller_side =
         side_with(nullptr, udp_endpoint::from("127.0.0.1", caller.port()).value());
     relay_side agent_side =
@@ -193,11 +205,11 @@ TEST(relay_worker, latching_follows_the_media_unless_asymmetric) {
 
 // Strict source: once a side is latched, a third party sending to its port is dropped and
 // counted; without it, such packets are relayed (rtpengine's behaviour) but do not re-latch.
-TEST(relay_worker, strict_source_drops_media_from_anyone_else) {
+TEST_P(relay_worker_backends, strict_source_drops_media_from_anyone_else) {
   peer caller, agent, intruder;
   const std::vector<std::uint8_t> packet{0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xFF};
   for (const bool strict : {true, false}) {
-    relay_worker worker;
+    relay_worker worker(GetParam());
     relay_side caller_side = side_with();
     caller_side.strict_source = strict;
     const auto id =
@@ -216,8 +228,8 @@ TEST(relay_worker, strict_source_drops_media_from_anyone_else) {
   }
 }
 
-TEST(relay_worker, activity_records_when_each_side_was_last_heard) {
-  relay_worker worker;
+TEST_P(relay_worker_backends, activity_records_when_each_side_was_last_heard) {
+  relay_worker worker(GetParam());
   peer caller, agent;
   const auto id =
       worker.add_pair("127.0.0.1", side_with(),
@@ -244,9 +256,9 @@ TEST(relay_worker, activity_records_when_each_side_was_last_heard) {
 
 // rtcp-mux on the caller's leg only: RTCP the caller multiplexes onto RTP goes to the
 // agent's RTCP port, RTP still to its RTP port.
-TEST(relay_worker, muxed_rtcp_goes_to_the_rtcp_port_of_a_side_that_does_not_mux) {
+TEST_P(relay_worker_backends, muxed_rtcp_goes_to_the_rtcp_port_of_a_side_that_does_not_mux) {
   peer caller, agent_rtp, agent_rtcp;
-  relay_worker worker;
+  relay_worker worker(GetParam());
   relay_side agent_side =
       side_with(nullptr, udp_endpoint::from("127.0.0.1", agent_rtp.port()).value());
   agent_side.latch = false;
@@ -270,7 +282,7 @@ TEST(relay_worker, muxed_rtcp_goes_to_the_rtcp_port_of_a_side_that_does_not_mux)
 
 // A socket bound since the offer is adopted: what waited in it is stale and dropped, what
 // comes after is relayed.
-TEST(relay_worker, a_socket_bound_earlier_is_adopted_and_its_stale_datagrams_dropped) {
+TEST_P(relay_worker_backends, a_socket_bound_earlier_is_adopted_and_its_stale_datagrams_dropped) {
   peer caller, agent;
   const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
@@ -284,7 +296,7 @@ TEST(relay_worker, a_socket_bound_earlier_is_adopted_and_its_stale_datagrams_dro
   caller.send_to(port, early);
   ::usleep(20'000);
 
-  relay_worker worker;
+  relay_worker worker(GetParam());
   relay_side caller_side = side_with();
   caller_side.fd = fd;
   const auto id =
@@ -301,6 +313,118 @@ TEST(relay_worker, a_socket_bound_earlier_is_adopted_and_its_stale_datagrams_dro
   EXPECT_EQ(*got, std::string(now.begin(), now.end()));
   EXPECT_FALSE(agent.receive(100).has_value());
 }
+
+TEST_P(relay_worker_backends, a_removed_pairs_ports_are_free_at_once_and_its_slot_reused) {
+  relay_worker worker(GetParam());
+  peer caller, agent;
+  const auto agent_address = udp_endpoint::from("127.0.0.1", agent.port());
+  ASSERT_TRUE(agent_address.ok());
+  const auto first =
+      worker.add_pair("127.0.0.1", side_with(), side_with(nullptr, agent_address.value()));
+  ASSERT_TRUE(first.ok()) << first.error_message();
+  const auto [caller_port, agent_port] = *worker.ports(first.value());
+  const std::vector<std::uint8_t> packet{0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xFF};
+  caller.send_to(caller_port, packet);
+  worker.poll_once(1000);
+  ASSERT_TRUE(agent.receive(1000).has_value());
+
+  // A datagram still on its way when the pair goes must not reach anyone, and the ports must
+  // be bindable again at once (the next call may be given them).
+  caller.send_to(caller_port, packet);
+  worker.remove_pair(first.value());
+  relay_side again = side_with();
+  again.port = caller_port;
+  relay_side again_agent = side_with(nullptr, agent_address.value());
+  again_agent.port = agent_port;
+  const auto second = worker.add_pair("127.0.0.1", again, again_agent);
+  ASSERT_TRUE(second.ok()) << second.error_message();
+  EXPECT_EQ(second.value(), first.value());  // the slot is reused
+  worker.poll_once(50);
+  EXPECT_FALSE(agent.receive(50).has_value());
+
+  // The new pair in the old slot relays.
+  caller.send_to(caller_port, packet);
+  for (int i = 0; i < 5 && worker.stats().forwarded < 2; ++i) worker.poll_once(200);
+  const auto got = agent.receive(1000);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->size(), packet.size());
+}
+
+TEST_P(relay_worker_backends, a_burst_larger_than_the_receive_buffers_is_relayed_whole) {
+  // 30 calls send 160 packets each before the worker looks: 4800 datagrams, more than
+  // relay_worker::ring_buffers, so an io_uring worker runs out of buffers mid-way and must
+  // take up every socket's receiving again once its sends have given buffers back.
+  constexpr int pairs = 30;
+  constexpr int per_pair = 160;
+  static_assert(pairs * per_pair > static_cast<int>(relay_worker::ring_buffers));
+  relay_worker worker(GetParam());
+  std::vector<std::unique_ptr<peer>> callers, agents;
+  std::vector<std::uint16_t> caller_ports;
+  for (int i = 0; i < pairs; ++i) {
+    callers.push_back(std::make_unique<peer>());
+    agents.push_back(std::make_unique<peer>());
+    const auto to_agent = udp_endpoint::from("127.0.0.1", agents.back()->port());
+    ASSERT_TRUE(to_agent.ok());
+    const auto id =
+        worker.add_pair("127.0.0.1", side_with(), side_with(nullptr, to_agent.value()));
+    ASSERT_TRUE(id.ok()) << id.error_message();
+    caller_ports.push_back(worker.ports(id.value())->first);
+  }
+  worker.poll_once(0);  // receives armed
+  std::vector<std::uint8_t> packet(172, 0xFF);
+  packet[0] = 0x80;
+  for (int n = 0; n < per_pair; ++n) {
+    for (int i = 0; i < pairs; ++i) {
+      packet[2] = static_cast<std::uint8_t>(n >> 8);
+      packet[3] = static_cast<std::uint8_t>(n);
+      callers[static_cast<std::size_t>(i)]->send_to(caller_ports[static_cast<std::size_t>(i)],
+                                                     packet);
+    }
+  }
+  std::vector<int> heard(pairs, 0);
+  int total = 0;
+  for (int round = 0; round < 400 && total < pairs * per_pair; ++round) {
+    worker.poll_once(20);
+    for (int i = 0; i < pairs; ++i) {
+      while (agents[static_cast<std::size_t>(i)]->receive(0)) {
+        ++heard[static_cast<std::size_t>(i)];
+        ++total;
+      }
+    }
+  }
+  EXPECT_EQ(total, pairs * per_pair);
+  for (int i = 0; i < pairs; ++i) EXPECT_EQ(heard[static_cast<std::size_t>(i)], per_pair) << i;
+  EXPECT_EQ(worker.stats().received, static_cast<std::uint64_t>(pairs * per_pair));
+  EXPECT_EQ(worker.stats().forwarded, static_cast<std::uint64_t>(pairs * per_pair));
+  EXPECT_EQ(worker.stats().receive_errors, 0u);
+}
+
+TEST_P(relay_worker_backends, an_oversize_datagram_is_dropped_and_counted) {
+  relay_worker worker(GetParam());
+  peer caller, agent;
+  const auto agent_address = udp_endpoint::from("127.0.0.1", agent.port());
+  ASSERT_TRUE(agent_address.ok());
+  const auto id =
+      worker.add_pair("127.0.0.1", side_with(), side_with(nullptr, agent_address.value()));
+  ASSERT_TRUE(id.ok()) << id.error_message();
+  const std::uint16_t port = worker.ports(id.value())->first;
+  std::vector<std::uint8_t> jumbo(relay_worker::buffer_bytes + 100, 0xFF);
+  jumbo[0] = 0x80;
+  caller.send_to(port, jumbo);
+  const std::vector<std::uint8_t> normal{0x80, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0xFF};
+  caller.send_to(port, normal);
+  for (int i = 0; i < 5 && worker.stats().forwarded < 1; ++i) worker.poll_once(200);
+  const auto got = agent.receive(1000);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->size(), normal.size());  // the jumbo one never came through, cut or whole
+  EXPECT_FALSE(agent.receive(50).has_value());
+  EXPECT_EQ(worker.stats().oversize, 1u);
+  EXPECT_EQ(worker.stats().received, 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(, relay_worker_backends,
+                         ::testing::Values(relay_backend::io_uring, relay_backend::epoll),
+                         [](const auto& info) { return std::string(backend_name(info.param)); });
 
 }  // namespace
 }  // namespace toneguard::media

@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -287,6 +288,8 @@ int run(int argc, char** argv) {
   media_plane_config media_config;
   media_config.local_address = media_address;
   media_config.workers = static_cast<int>(options.num_threads);
+  media_config.backend = options.io_backend;
+  media_config.coalesce_us = options.io_coalesce_us;
   media_config.default_lookahead_ms = options.delay_buffer_ms;
   media_config.default_mode = mask_mode_named(options.dtmf_security);
   media_config.mask_all_calls = options.mask_all_calls;
@@ -306,6 +309,19 @@ int run(int argc, char** argv) {
   std::mutex control_mutex;
   ng_server* control_server = nullptr;
   proxy_handler* handler_ptr = nullptr;
+  // Each call holds two to four sockets: take all the descriptors the hard limit allows
+  // (before the workers size their registered-file tables by it).
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
+  if (options.io_backend == relay_backend::io_uring &&
+      relay_worker(relay_backend::automatic).backend() != relay_backend::io_uring) {
+    log_event(log_level::error, "start-up failed",
+              {{"error", "--io-backend io_uring: io_uring is not available (kernel 6.1+ with "
+                         "io_uring enabled needed); use auto or epoll"}});
+    return 1;
+  }
   media_plane media(media_config, keys, [&](const std::string& call_id, std::string_view reason) {
     std::lock_guard lock(control_mutex);
     if (control_server == nullptr) return;
@@ -313,6 +329,10 @@ int run(int argc, char** argv) {
       end_call(*handler_ptr, call_id, reason);
     });
   });
+  log_event(log_level::info, "media workers started",
+            {{"workers", std::to_string(media.workers())},
+             {"io-backend", std::string(backend_name(media.backend()))},
+             {"io-coalesce-us", std::to_string(options.io_coalesce_us)}});
   toneguard::daemon::metrics_sync metrics_update(registry, metrics, media);
   toneguard::daemon::media_call media_link(media, prompts.value());
 

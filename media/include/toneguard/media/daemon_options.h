@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "toneguard/media/log.h"
+#include "toneguard/media/relay_worker.h"
 #include "toneguard/media/result.h"
 
 namespace toneguard::media {
@@ -51,6 +52,12 @@ struct daemon_options {
   log_level level = log_level::info;
   /// `--num-threads`: media workers (1..1024). Default one per core.
   unsigned num_threads = 1;
+  /// `--io-backend`: how media workers move datagrams: auto (io_uring where the kernel has it,
+  /// else epoll), io_uring or epoll. Default auto.
+  relay_backend io_backend = relay_backend::automatic;
+  /// `--io-coalesce-us`: how long an io_uring worker lets datagrams gather after the first,
+  /// 0..5000 µs (the most latency it adds). Default default_coalesce_us.
+  int io_coalesce_us = default_coalesce_us;
   /// `--timeout`: seconds without media from either side after which a call ends (rtpengine's
   /// name and default); 0 = never.
   int timeout_s = 60;

@@ -89,6 +89,9 @@ struct media_plane_config {
   std::string local_address = "127.0.0.1";
   /// Worker threads (the daemon runs one per core).
   int workers = 1;
+  /// How the workers move datagrams (relay_worker), and io_uring's coalescing window, µs.
+  relay_backend backend = relay_backend::automatic;
+  int coalesce_us = default_coalesce_us;
   /// The masker's look-ahead when neither the call nor `block DTMF` gives a delay-buffer, ms.
   int default_lookahead_ms = 15;
   /// The masking kind when `block DTMF` gives no DTMF-security.
@@ -175,6 +178,8 @@ class media_plane {
   [[nodiscard]] media_totals totals() const noexcept;
   /// Number of worker threads.
   [[nodiscard]] std::size_t workers() const noexcept { return workers_.size(); }
+  /// How the workers move datagrams (io_uring or epoll; the same for all).
+  [[nodiscard]] relay_backend backend() const noexcept;
   /// The worker a call is pinned to.
   [[nodiscard]] std::size_t worker_of(const std::string& call_id) const noexcept;
 

@@ -1,13 +1,17 @@
 #pragma once
-/// One media worker: UDP sockets of the call legs it owns, relayed in batches (recvmmsg /
-/// sendmmsg) from an epoll loop. A call's two legs form a pair: what the caller sends to the
+/// One media worker: UDP sockets of the call legs it owns, relayed in batches. With io_uring
+/// (the default where the kernel allows it) every socket has a multishot receive into a ring of
+/// provided buffers, and one wait collects the datagrams of all sockets and another system call
+/// sends all of them: a few system calls per batch, not two per datagram. With epoll (the
+/// fallback) each ready socket is drained with recvmmsg and relayed with sendmmsg. A call's two legs form a pair: what the caller sends to the
 /// caller-facing socket goes out of the agent-facing socket to the agent, and back, each way
 /// through that side's packet_filter (SRTP, key detection and masking, RTCP translation).
 /// Each side's remote address comes from signalling and/or is latched from the first packet
 /// that side sends (symmetric RTP); strict source drops packets from anywhere else.
 ///
-/// Linux only (epoll, recvmmsg). One thread owns a worker: it adds and removes pairs and
-/// calls poll_once(); no locks, no allocation per packet.
+/// Linux only (io_uring, epoll, recvmmsg). One thread owns a worker: it adds and removes pairs
+/// and calls poll_once() and send(); no locks, no allocation per packet. The worker may be
+/// constructed on another thread; its ring starts on the owner's first call.
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -23,6 +27,8 @@
 #include <vector>
 
 #include "toneguard/media/result.h"
+
+struct io_uring_cqe;  // liburing, used only by relay_worker_uring.cpp
 
 namespace toneguard::media {
 
@@ -74,6 +80,21 @@ struct relay_side {
   packet_filter* filter = nullptr;
 };
 
+/// How a worker waits for datagrams and moves them.
+enum class relay_backend {
+  automatic,  ///< io_uring when the kernel offers what it needs (6.1+), else epoll
+  io_uring,   ///< io_uring or nothing: the constructor throws when it cannot be set up
+  epoll,      ///< epoll, recvmmsg and sendmmsg per socket
+};
+
+/// The backend's name as `--io-backend` spells it: "auto", "io_uring", "epoll".
+[[nodiscard]] std::string_view backend_name(relay_backend backend) noexcept;
+
+/// How long an io_uring worker lets datagrams gather once the first one is there, µs, so that
+/// one wake-up serves many (kernel 6.12+; older kernels wake for each). Bounds the latency it
+/// adds; 0: wake for every datagram.
+inline constexpr int default_coalesce_us = 200;
+
 /// Counters of one worker (read by its thread).
 struct relay_stats {
   std::uint64_t received = 0;       ///< datagrams received
@@ -81,8 +102,10 @@ struct relay_stats {
   std::uint64_t no_remote = 0;      ///< dropped: the other side's address is not known yet
   std::uint64_t wrong_source = 0;   ///< dropped: strict source, not from the latched address
   std::uint64_t filtered = 0;       ///< dropped by a filter (malformed, SRTP failures, ...)
-  std::uint64_t send_failed = 0;    ///< sendmmsg refused them
-  std::uint64_t receive_calls = 0;  ///< recvmmsg calls (datagrams per call = received / this)
+  std::uint64_t send_failed = 0;    ///< the kernel refused to send them
+  std::uint64_t oversize = 0;       ///< dropped: longer than buffer_bytes
+  std::uint64_t receive_errors = 0;  ///< receives that failed (other than for lack of buffers)
+  std::uint64_t receive_calls = 0;  ///< waits or recvmmsg calls that brought datagrams
   std::uint64_t generated = 0;      ///< datagrams sent with send() (made here, not relayed)
 };
 
@@ -104,8 +127,16 @@ class relay_worker {
   /// Room in each packet buffer, bytes: a full Ethernet datagram.
   static constexpr std::size_t buffer_bytes = 1500;
 
-  /// Throws std::runtime_error when epoll cannot be created.
-  relay_worker();
+  /// Buffers an io_uring worker receives into (a power of two); a datagram holds one from its
+  /// arrival until it has been sent.
+  static constexpr unsigned ring_buffers = 4096;
+  /// Bytes of each: the kernel's receive header, the source address, then the datagram.
+  static constexpr std::size_t ring_buffer_bytes = 2048;
+
+  /// Throws std::runtime_error when epoll cannot be created, or io_uring when it is required.
+  /// `coalesce_us`: see default_coalesce_us.
+  explicit relay_worker(relay_backend backend = relay_backend::automatic,
+                        int coalesce_us = default_coalesce_us);
   ~relay_worker();
   relay_worker(const relay_worker&) = delete;
   relay_worker& operator=(const relay_worker&) = delete;
@@ -141,12 +172,33 @@ class relay_worker {
   [[nodiscard]] static std::int64_t monotonic_ms() noexcept;
 
   [[nodiscard]] const relay_stats& stats() const noexcept { return stats_; }
+  /// The backend in use: io_uring or epoll, never automatic.
+  [[nodiscard]] relay_backend backend() const noexcept { return backend_; }
 
  private:
   struct side;
   struct pair;
+  struct uring;
+  struct uring_deleter {
+    void operator()(uring* u) const noexcept;  // relay_worker_uring.cpp, where uring is known
+  };
   void relay_from(pair& p, bool from_caller) noexcept;
+  // Counts a datagram `length` bytes at the start of `room` from `source` and runs the side's
+  // filter on it; returns where to send it, or null when it is dropped (counted).
+  const udp_endpoint* route(side& in, side& out, std::span<std::uint8_t> room,
+                            std::size_t& length, const sockaddr_storage& source,
+                            socklen_t source_length) noexcept;
+  [[nodiscard]] pair* find(int id) const noexcept;
+  // io_uring backend (relay_worker_uring.cpp).
+  static std::unique_ptr<uring, uring_deleter> start_uring(int coalesce_us);
+  void arm_receive(int id, bool agent_side) noexcept;
+  void cancel_receives(int id) noexcept;
+  std::size_t poll_uring(int timeout_ms) noexcept;
+  void complete(const ::io_uring_cqe& cqe) noexcept;
 
+  relay_backend backend_ = relay_backend::epoll;
+  std::unique_ptr<uring, uring_deleter> uring_;  // io_uring backend only
+  std::uint32_t next_generation_ = 0;  // tells a reused slot's receives from its predecessor's
   int epoll_fd_ = -1;
   std::vector<std::unique_ptr<pair>> pairs_;  // slot = id; null when removed
   std::vector<int> free_slots_;               // ids of removed pairs, reused
