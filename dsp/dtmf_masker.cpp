@@ -45,9 +45,11 @@ dtmf_masker::dtmf_masker(const dtmf_masker_config& config)
       hangover_(config.hangover_ms * samples_per_ms) {
   if (auto error = validate(config)) throw std::invalid_argument(*error);
   // Sized for the longest look-ahead, so that set_lookahead() never allocates.
-  line_.reserve(static_cast<std::size_t>(max_lookahead_ms * samples_per_ms));
+  if (!config.g711_only) {
+    line_.reserve(static_cast<std::size_t>(max_lookahead_ms * samples_per_ms));
+    line_.assign(static_cast<std::size_t>(delay_), 0.0f);
+  }
   code_line_.reserve(static_cast<std::size_t>(max_lookahead_ms * samples_per_ms));
-  line_.assign(static_cast<std::size_t>(delay_), 0.0f);
   code_line_.assign(static_cast<std::size_t>(delay_), 0);
   const double step = 2 * std::numbers::pi * config.tone_hz / dtmf_receiver::sample_rate_hz;
   tone_step_re_ = static_cast<float>(std::cos(step));
@@ -167,7 +169,7 @@ void dtmf_masker::set_lookahead(int lookahead_ms) noexcept {
   const int delay = std::clamp(lookahead_ms, 0, max_lookahead_ms) * samples_per_ms;
   if (delay == delay_) return;
   const auto length = static_cast<std::size_t>(delay);
-  relay_line(line_, line_at_, length, 0.0f);
+  if (!config_.g711_only) relay_line(line_, line_at_, length, 0.0f);
   const std::uint8_t silence_code = code_line_filled_ ? code_line_silence_ : std::uint8_t{0};
   relay_line(code_line_, line_at_, length, silence_code);
   line_at_ = 0;

@@ -41,7 +41,11 @@ caller_stream::caller_stream(const caller_stream_config& config,
     : config_(config),
       call_id_(std::move(call_id)),
       receiver_(receiver_settings),
-      masker_(config.masker),
+      masker_([&] {
+        dsp::dtmf_masker_config masker = config.masker;
+        masker.g711_only = true;  // the stream masks codes, never linear samples
+        return masker;
+      }()),
       events_(telephone_event_receiver_config{
           // The receiver's default gap (500 ms) in this clock's units.
           static_cast<std::uint32_t>(std::uint64_t{4000} * config.clock_rate_hz / 8000)}),

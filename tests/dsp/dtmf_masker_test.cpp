@@ -239,6 +239,45 @@ TEST(dtmf_masker, g711_codes_pass_bit_exact_and_keys_are_masked_with_zero_leak) 
   }
 }
 
+// A G.711-only masker (no float delay line, as each call's stream has) gives the same codes as
+// one with both lines, also across a change of look-ahead.
+TEST(dtmf_masker, a_g711_only_masker_gives_the_same_codes) {
+  signal_builder b;
+  b.tone(440, 100, -15).dtmf('5', 80, {-9.0f}).tone(440, 300, -15).dtmf('#', 60, {-12.0f});
+  b.tone(440, 200, -15).add_white_noise(-45, 3);
+  const auto pcm = b.pcm16();
+  std::vector<std::uint8_t> codes(pcm.size()), both(pcm.size()), only(pcm.size());
+  g711_encode(g711_law::ulaw, pcm, codes);
+  dtmf_masker_config lean;
+  lean.g711_only = true;
+  dtmf_receiver receiver;
+  dtmf_masker with_both, g711_only(lean);
+  struct fan_out final : dtmf_listener {
+    void on_dtmf(const dtmf_event& e) override {
+      a->on_dtmf(e);
+      b->on_dtmf(e);
+    }
+    dtmf_masker* a;
+    dtmf_masker* b;
+  } listeners;
+  listeners.a = &with_both;
+  listeners.b = &g711_only;
+  for (std::size_t i = 0; i < codes.size(); i += 160) {
+    if (i == 160 * 20) {
+      with_both.set_lookahead(40);
+      g711_only.set_lookahead(40);
+    }
+    const std::size_t n = std::min<std::size_t>(160, codes.size() - i);
+    receiver.process_g711(std::span(codes).subspan(i, n), false, listeners);
+    with_both.process_g711(std::span(codes).subspan(i, n), std::span(both).subspan(i, n), false);
+    g711_only.process_g711(std::span(codes).subspan(i, n), std::span(only).subspan(i, n), false);
+  }
+  EXPECT_GT(g711_only.masked_samples(), 100 * 8);
+  EXPECT_EQ(g711_only.masked_samples(), with_both.masked_samples());
+  EXPECT_EQ(g711_only.leaked_samples(), 0);
+  EXPECT_EQ(only, both);
+}
+
 // A delay buffer changed mid-stream: longer puts silence in for the difference, shorter
 // skips the oldest delayed samples; either way the output then lags by the new look-ahead,
 // and keys after the change are masked with zero leak.

@@ -128,8 +128,8 @@ class relay_worker {
   static constexpr std::size_t buffer_bytes = 1500;
 
   /// Buffers an io_uring worker receives into (a power of two); a datagram holds one from its
-  /// arrival until it has been sent.
-  static constexpr unsigned ring_buffers = 4096;
+  /// arrival until it has been sent. When all are taken, datagrams wait in their sockets.
+  static constexpr unsigned ring_buffers = 1024;
   /// Bytes of each: the kernel's receive header, the source address, then the datagram.
   static constexpr std::size_t ring_buffer_bytes = 2048;
 
