@@ -435,7 +435,8 @@ void media_plane::publish_counters(worker_thread& w) {
   w.received.store(s.received, std::memory_order_relaxed);
   w.forwarded.store(s.forwarded, std::memory_order_relaxed);
   w.generated.store(s.generated, std::memory_order_relaxed);
-  w.dropped.store(s.no_remote + s.wrong_source + s.send_failed, std::memory_order_relaxed);
+  w.dropped.store(s.no_remote + s.wrong_source + s.send_failed + s.oversize,
+                  std::memory_order_relaxed);
   w.no_remote.store(s.no_remote, std::memory_order_relaxed);
   w.wrong_source.store(s.wrong_source, std::memory_order_relaxed);
   w.send_failed.store(s.send_failed, std::memory_order_relaxed);

@@ -94,8 +94,7 @@ relay_worker::relay_worker(relay_backend backend, int coalesce_us) {
   if (backend_ == relay_backend::epoll) {
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
     if (epoll_fd_ < 0)
-      throw std::runtime_error(std::string("relay_worker: epoll_create1: ") +
-                               std::strerror(errno));
+      throw std::runtime_error(std::string("relay_worker: epoll_create1: ") + std::strerror(errno));
   }
   now_ms_ = monotonic_ms();
 }
@@ -318,8 +317,8 @@ void relay_worker::relay_from(pair& p, bool from_caller) noexcept {
         continue;
       }
       std::size_t length = received[i].msg_len;
-      const udp_endpoint* to = route(in, out, std::span(buffer), length, sources[i],
-                                     received[i].msg_hdr.msg_namelen);
+      const udp_endpoint* to =
+          route(in, out, std::span(buffer), length, sources[i], received[i].msg_hdr.msg_namelen);
       if (to == nullptr) continue;
       sending_iov[count] = {buffer.data(), length};
       sending[count] = {};

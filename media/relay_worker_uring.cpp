@@ -11,9 +11,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <algorithm>
 
 #include "relay_worker_parts.h"
 #include "toneguard/media/relay_worker.h"
@@ -30,8 +30,7 @@ constexpr std::uint64_t send_flag = std::uint64_t{1} << 62;
 
 std::uint64_t receive_tag(std::uint32_t generation, int id, bool agent_side) {
   return receive_flag | (std::uint64_t{generation & 0x3fffffffu} << 32) |
-         (static_cast<std::uint64_t>(static_cast<std::uint32_t>(id)) << 1) |
-         (agent_side ? 1u : 0u);
+         (static_cast<std::uint64_t>(static_cast<std::uint32_t>(id)) << 1) | (agent_side ? 1u : 0u);
 }
 
 // Kernel 6.12: io_uring_getevents_arg's former padding is min_wait_usec (liburing 2.3 predates
@@ -84,8 +83,9 @@ struct relay_worker::uring {
   }
 
   void give_back(unsigned id) noexcept {
-    io_uring_buf_ring_add(buffer_ring, buffer(id), ring_buffer_bytes, static_cast<unsigned short>(id),
-                          io_uring_buf_ring_mask(ring_buffers), returned++);
+    io_uring_buf_ring_add(buffer_ring, buffer(id), ring_buffer_bytes,
+                          static_cast<unsigned short>(id), io_uring_buf_ring_mask(ring_buffers),
+                          returned++);
   }
 
   void publish_returned() noexcept {
@@ -130,7 +130,9 @@ struct relay_worker::uring {
   }
 };
 
-void relay_worker::uring_deleter::operator()(uring* u) const noexcept { delete u; }
+void relay_worker::uring_deleter::operator()(uring* u) const noexcept {
+  delete u;
+}
 
 std::unique_ptr<relay_worker::uring, relay_worker::uring_deleter> relay_worker::start_uring(
     int coalesce_us) {
@@ -138,8 +140,8 @@ std::unique_ptr<relay_worker::uring, relay_worker::uring_deleter> relay_worker::
   io_uring_params params{};
   // The worker's thread is the only submitter, and task work runs when it waits. Disabled
   // until that thread's first submit, since the worker may be built on another thread.
-  params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-                 IORING_SETUP_R_DISABLED | IORING_SETUP_CQSIZE;
+  params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED |
+                 IORING_SETUP_CQSIZE;
   params.cq_entries = 4 * ring_buffers;
   if (io_uring_queue_init_params(1024, &u->ring, &params) < 0) return nullptr;
   u->ring_open = true;
@@ -192,8 +194,7 @@ void relay_worker::arm_receive(int id, bool agent_side) noexcept {
     ++stats_.receive_errors;
     return;
   }
-  io_uring_prep_recvmsg_multishot(sqe, s.fixed >= 0 ? s.fixed : s.fd, &uring_->receive_template,
-                                  0);
+  io_uring_prep_recvmsg_multishot(sqe, s.fixed >= 0 ? s.fixed : s.fd, &uring_->receive_template, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT | (s.fixed >= 0 ? IOSQE_FIXED_FILE : 0);
   sqe->buf_group = 0;
   io_uring_sqe_set_data64(sqe, receive_tag(p->generation, id, agent_side));
@@ -259,14 +260,17 @@ void relay_worker::complete(const io_uring_cqe& cqe) noexcept {
     return;
   }
   std::uint8_t* const buffer = uring_->buffer(buffer_id);
-  io_uring_recvmsg_out* received = io_uring_recvmsg_validate(buffer, cqe.res, &uring_->receive_template);
+  io_uring_recvmsg_out* received =
+      io_uring_recvmsg_validate(buffer, cqe.res, &uring_->receive_template);
   if (received == nullptr) {
     ++stats_.receive_errors;
     uring_->give_back(buffer_id);
     return;
   }
-  auto* payload = static_cast<std::uint8_t*>(io_uring_recvmsg_payload(received, &uring_->receive_template));
-  std::size_t length = io_uring_recvmsg_payload_length(received, cqe.res, &uring_->receive_template);
+  auto* payload =
+      static_cast<std::uint8_t*>(io_uring_recvmsg_payload(received, &uring_->receive_template));
+  std::size_t length =
+      io_uring_recvmsg_payload_length(received, cqe.res, &uring_->receive_template);
   if ((received->flags & MSG_TRUNC) != 0 || length > buffer_bytes) {
     ++stats_.received;
     ++stats_.oversize;
@@ -274,8 +278,7 @@ void relay_worker::complete(const io_uring_cqe& cqe) noexcept {
     return;
   }
   sockaddr_storage source{};
-  const socklen_t source_length =
-      std::min<socklen_t>(received->namelen, sizeof(sockaddr_in6));
+  const socklen_t source_length = std::min<socklen_t>(received->namelen, sizeof(sockaddr_in6));
   std::memcpy(&source, io_uring_recvmsg_name(received), source_length);
 
   side& in = agent_side ? p->agent : p->caller;

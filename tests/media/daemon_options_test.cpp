@@ -192,6 +192,21 @@ TEST(daemon_options, num_threads_is_checked) {
   EXPECT_NE(rejection({"--num-threads", "2x"}).find("--num-threads"), std::string::npos);
 }
 
+TEST(daemon_options, io_backend_and_coalescing_are_checked) {
+  EXPECT_EQ(parse({}).value().io_backend, relay_backend::automatic);
+  EXPECT_EQ(parse({}).value().io_coalesce_us, default_coalesce_us);
+  const auto epoll = parse({"--io-backend", "epoll", "--io-coalesce-us", "0"});
+  ASSERT_TRUE(epoll.ok());
+  EXPECT_EQ(epoll.value().io_backend, relay_backend::epoll);
+  EXPECT_EQ(epoll.value().io_coalesce_us, 0);
+  EXPECT_EQ(parse({"--io-backend=io_uring"}).value().io_backend, relay_backend::io_uring);
+  const auto bad = rejection({"--io-backend", "poll"});
+  EXPECT_NE(bad.find("--io-backend"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("'poll'"), std::string::npos) << bad;
+  EXPECT_NE(rejection({"--io-coalesce-us", "5001"}).find("--io-coalesce-us"), std::string::npos);
+  EXPECT_NE(rejection({"--io-coalesce-us", "-1"}).find("--io-coalesce-us"), std::string::npos);
+}
+
 TEST(daemon_options, unknown_option_is_named) {
   const auto message = rejection({"--bogus"});
   EXPECT_NE(message.find("'--bogus'"), std::string::npos) << message;

@@ -120,7 +120,7 @@ struct media_totals {
   std::uint64_t received = 0;       ///< datagrams received
   std::uint64_t forwarded = 0;      ///< datagrams sent on
   std::uint64_t generated = 0;      ///< datagrams made here: prompts, silence toward the caller
-  std::uint64_t dropped = 0;        ///< dropped: no remote yet, wrong source, failed sends
+  std::uint64_t dropped = 0;        ///< dropped: no remote, wrong source, send failed, oversize
   std::uint64_t no_remote = 0;      ///< of dropped: the other side's address not known yet
   std::uint64_t wrong_source = 0;   ///< of dropped: strict source, not the latched address
   std::uint64_t send_failed = 0;    ///< of dropped: the send was refused

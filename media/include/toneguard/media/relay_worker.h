@@ -3,11 +3,12 @@
 /// (the default where the kernel allows it) every socket has a multishot receive into a ring of
 /// provided buffers, and one wait collects the datagrams of all sockets and another system call
 /// sends all of them: a few system calls per batch, not two per datagram. With epoll (the
-/// fallback) each ready socket is drained with recvmmsg and relayed with sendmmsg. A call's two legs form a pair: what the caller sends to the
-/// caller-facing socket goes out of the agent-facing socket to the agent, and back, each way
-/// through that side's packet_filter (SRTP, key detection and masking, RTCP translation).
-/// Each side's remote address comes from signalling and/or is latched from the first packet
-/// that side sends (symmetric RTP); strict source drops packets from anywhere else.
+/// fallback) each ready socket is drained with recvmmsg and relayed with sendmmsg. A call's two
+/// legs form a pair: what the caller sends to the caller-facing socket goes out of the agent-facing
+/// socket to the agent, and back, each way through that side's packet_filter (SRTP, key detection
+/// and masking, RTCP translation). Each side's remote address comes from signalling and/or is
+/// latched from the first packet that side sends (symmetric RTP); strict source drops packets from
+/// anywhere else.
 ///
 /// Linux only (io_uring, epoll, recvmmsg). One thread owns a worker: it adds and removes pairs
 /// and calls poll_once() and send(); no locks, no allocation per packet. The worker may be
@@ -97,16 +98,16 @@ inline constexpr int default_coalesce_us = 200;
 
 /// Counters of one worker (read by its thread).
 struct relay_stats {
-  std::uint64_t received = 0;       ///< datagrams received
-  std::uint64_t forwarded = 0;      ///< datagrams sent on
-  std::uint64_t no_remote = 0;      ///< dropped: the other side's address is not known yet
-  std::uint64_t wrong_source = 0;   ///< dropped: strict source, not from the latched address
-  std::uint64_t filtered = 0;       ///< dropped by a filter (malformed, SRTP failures, ...)
-  std::uint64_t send_failed = 0;    ///< the kernel refused to send them
-  std::uint64_t oversize = 0;       ///< dropped: longer than buffer_bytes
+  std::uint64_t received = 0;        ///< datagrams received
+  std::uint64_t forwarded = 0;       ///< datagrams sent on
+  std::uint64_t no_remote = 0;       ///< dropped: the other side's address is not known yet
+  std::uint64_t wrong_source = 0;    ///< dropped: strict source, not from the latched address
+  std::uint64_t filtered = 0;        ///< dropped by a filter (malformed, SRTP failures, ...)
+  std::uint64_t send_failed = 0;     ///< the kernel refused to send them
+  std::uint64_t oversize = 0;        ///< dropped: longer than buffer_bytes
   std::uint64_t receive_errors = 0;  ///< receives that failed (other than for lack of buffers)
-  std::uint64_t receive_calls = 0;  ///< waits or recvmmsg calls that brought datagrams
-  std::uint64_t generated = 0;      ///< datagrams sent with send() (made here, not relayed)
+  std::uint64_t receive_calls = 0;   ///< waits or recvmmsg calls that brought datagrams
+  std::uint64_t generated = 0;       ///< datagrams sent with send() (made here, not relayed)
 };
 
 /// When a pair last heard from each side, in the worker's monotonic clock (ms).
@@ -185,9 +186,8 @@ class relay_worker {
   void relay_from(pair& p, bool from_caller) noexcept;
   // Counts a datagram `length` bytes at the start of `room` from `source` and runs the side's
   // filter on it; returns where to send it, or null when it is dropped (counted).
-  const udp_endpoint* route(side& in, side& out, std::span<std::uint8_t> room,
-                            std::size_t& length, const sockaddr_storage& source,
-                            socklen_t source_length) noexcept;
+  const udp_endpoint* route(side& in, side& out, std::span<std::uint8_t> room, std::size_t& length,
+                            const sockaddr_storage& source, socklen_t source_length) noexcept;
   [[nodiscard]] pair* find(int id) const noexcept;
   // io_uring backend (relay_worker_uring.cpp).
   static std::unique_ptr<uring, uring_deleter> start_uring(int coalesce_us);
