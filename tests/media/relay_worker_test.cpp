@@ -74,6 +74,11 @@ relay_side side_with(packet_filter* filter = nullptr,
   return s;
 }
 
+// An agent side whose address is given (no latching needed): `agent` on loopback.
+relay_side agent_at(const peer& agent) {
+  return side_with(nullptr, udp_endpoint::from("127.0.0.1", agent.port()).value());
+}
+
 TEST_P(relay_worker_backends, relays_both_ways_after_latching_and_masks_the_callers_keys) {
   recorder sink;
   caller_stream_config config;
@@ -142,10 +147,7 @@ TEST_P(relay_worker_backends, a_given_remote_needs_no_latching) {
   peer caller, agent;
   // trust-address: the agent's address comes from its SDP, so the caller's first packet goes
   // through at once.
-  const auto agent_address = udp_endpoint::from("127.0.0.1", agent.port());
-  ASSERT_TRUE(agent_address.ok());
-  const auto id =
-      worker.add_pair("127.0.0.1", side_with(), side_with(nullptr, agent_address.value()));
+  const auto id = worker.add_pair("127.0.0.1", side_with(), agent_at(agent));
   ASSERT_TRUE(id.ok()) << id.error_message();
   const std::vector<std::uint8_t> first{0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xFF};
   caller.send_to(worker.ports(id.value())->first, first);
@@ -212,9 +214,7 @@ TEST_P(relay_worker_backends, strict_source_drops_media_from_anyone_else) {
     relay_worker worker(GetParam());
     relay_side caller_side = side_with();
     caller_side.strict_source = strict;
-    const auto id =
-        worker.add_pair("127.0.0.1", caller_side,
-                        side_with(nullptr, udp_endpoint::from("127.0.0.1", agent.port()).value()));
+    const auto id = worker.add_pair("127.0.0.1", caller_side, agent_at(agent));
     ASSERT_TRUE(id.ok());
     const auto caller_port = worker.ports(id.value())->first;
     caller.send_to(caller_port, packet);
@@ -231,9 +231,7 @@ TEST_P(relay_worker_backends, strict_source_drops_media_from_anyone_else) {
 TEST_P(relay_worker_backends, activity_records_when_each_side_was_last_heard) {
   relay_worker worker(GetParam());
   peer caller, agent;
-  const auto id =
-      worker.add_pair("127.0.0.1", side_with(),
-                      side_with(nullptr, udp_endpoint::from("127.0.0.1", agent.port()).value()));
+  const auto id = worker.add_pair("127.0.0.1", side_with(), agent_at(agent));
   ASSERT_TRUE(id.ok());
   auto before = worker.activity(id.value());
   ASSERT_TRUE(before.has_value());
@@ -299,9 +297,7 @@ TEST_P(relay_worker_backends, a_socket_bound_earlier_is_adopted_and_its_stale_da
   relay_worker worker(GetParam());
   relay_side caller_side = side_with();
   caller_side.fd = fd;
-  const auto id =
-      worker.add_pair("127.0.0.1", caller_side,
-                      side_with(nullptr, udp_endpoint::from("127.0.0.1", agent.port()).value()));
+  const auto id = worker.add_pair("127.0.0.1", caller_side, agent_at(agent));
   ASSERT_TRUE(id.ok()) << id.error_message();
   EXPECT_EQ(worker.ports(id.value())->first, port);
   EXPECT_EQ(worker.stats().no_remote, 1u);  // the stale one
@@ -317,10 +313,7 @@ TEST_P(relay_worker_backends, a_socket_bound_earlier_is_adopted_and_its_stale_da
 TEST_P(relay_worker_backends, a_removed_pairs_ports_are_free_at_once_and_its_slot_reused) {
   relay_worker worker(GetParam());
   peer caller, agent;
-  const auto agent_address = udp_endpoint::from("127.0.0.1", agent.port());
-  ASSERT_TRUE(agent_address.ok());
-  const auto first =
-      worker.add_pair("127.0.0.1", side_with(), side_with(nullptr, agent_address.value()));
+  const auto first = worker.add_pair("127.0.0.1", side_with(), agent_at(agent));
   ASSERT_TRUE(first.ok()) << first.error_message();
   const auto [caller_port, agent_port] = *worker.ports(first.value());
   const std::vector<std::uint8_t> packet{0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xFF};
@@ -334,7 +327,7 @@ TEST_P(relay_worker_backends, a_removed_pairs_ports_are_free_at_once_and_its_slo
   worker.remove_pair(first.value());
   relay_side again = side_with();
   again.port = caller_port;
-  relay_side again_agent = side_with(nullptr, agent_address.value());
+  relay_side again_agent = agent_at(agent);
   again_agent.port = agent_port;
   const auto second = worker.add_pair("127.0.0.1", again, again_agent);
   ASSERT_TRUE(second.ok()) << second.error_message();
@@ -363,10 +356,7 @@ TEST_P(relay_worker_backends, a_burst_larger_than_the_receive_buffers_is_relayed
   for (int i = 0; i < pairs; ++i) {
     callers.push_back(std::make_unique<peer>());
     agents.push_back(std::make_unique<peer>());
-    const auto to_agent = udp_endpoint::from("127.0.0.1", agents.back()->port());
-    ASSERT_TRUE(to_agent.ok());
-    const auto id =
-        worker.add_pair("127.0.0.1", side_with(), side_with(nullptr, to_agent.value()));
+    const auto id = worker.add_pair("127.0.0.1", side_with(), agent_at(*agents.back()));
     ASSERT_TRUE(id.ok()) << id.error_message();
     caller_ports.push_back(worker.ports(id.value())->first);
   }
@@ -378,7 +368,7 @@ TEST_P(relay_worker_backends, a_burst_larger_than_the_receive_buffers_is_relayed
       packet[2] = static_cast<std::uint8_t>(n >> 8);
       packet[3] = static_cast<std::uint8_t>(n);
       callers[static_cast<std::size_t>(i)]->send_to(caller_ports[static_cast<std::size_t>(i)],
-                                                     packet);
+                                                    packet);
     }
   }
   std::vector<int> heard(pairs, 0);
@@ -402,10 +392,7 @@ TEST_P(relay_worker_backends, a_burst_larger_than_the_receive_buffers_is_relayed
 TEST_P(relay_worker_backends, an_oversize_datagram_is_dropped_and_counted) {
   relay_worker worker(GetParam());
   peer caller, agent;
-  const auto agent_address = udp_endpoint::from("127.0.0.1", agent.port());
-  ASSERT_TRUE(agent_address.ok());
-  const auto id =
-      worker.add_pair("127.0.0.1", side_with(), side_with(nullptr, agent_address.value()));
+  const auto id = worker.add_pair("127.0.0.1", side_with(), agent_at(agent));
   ASSERT_TRUE(id.ok()) << id.error_message();
   const std::uint16_t port = worker.ports(id.value())->first;
   std::vector<std::uint8_t> jumbo(relay_worker::buffer_bytes + 100, 0xFF);
