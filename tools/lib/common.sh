@@ -13,7 +13,7 @@ TONEGUARD_PACKAGES=(
   libliquid-dev libspandsp-dev
   libboost1.81-dev libboost-json1.81-dev libtomlplusplus-dev libyaml-cpp-dev
   libsrtp2-dev liburing-dev libssl-dev libsqlite3-dev sqlite3
-  rtpengine-utils kamailio sip-tester
+  rtpengine-utils kamailio sip-tester tcpdump
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   libgstreamer1.0-dev
   asterisk-core-sounds-en-wav asterisk-moh-opsound-wav espeak-ng
