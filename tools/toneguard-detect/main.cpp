@@ -1,4 +1,5 @@
-// toneguard-detect: the DTMF digits in WAV files.
+// toneguard-detect: the DTMF digits in WAV files and in the RTP streams of pcap/pcapng
+// captures (told apart by their magic bytes, not their names).
 //
 //   toneguard-detect [--json] FILE...
 //   toneguard-detect --isa
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "bench_mode.h"
+#include "capture_reader.h"
 #include "toneguard/dsp/dtmf_leak_scan.h"
 #include "toneguard/dsp/dtmf_masker.h"
 #include "toneguard/dsp/dtmf_receiver.h"
@@ -34,14 +36,18 @@ constexpr const char* usage =
     "       toneguard-detect --bench CHANNELS FILE [--compare-spandsp] [--seconds S]\n"
     "       toneguard-detect --leak [--json] FILE...\n"
     "       toneguard-detect --mask-to OUT.wav [--lookahead MS] [--mask-mode M] FILE\n"
-    "Prints the DTMF digits found in each WAV file (PCM16, mu-law or A-law; 8 or 16 kHz; mono).\n"
+    "Prints the DTMF digits found in each WAV file (PCM16, mu-law or A-law; 8 or 16 kHz; mono)\n"
+    "or in each RTP stream of a pcap/pcapng capture (G.711 audio and RFC 4733 events; a file\n"
+    "is a capture when its magic bytes say so, whatever its name).\n"
     "  --json             one JSON object per digit per line: file, digit, start_ms, end_ms, "
     "detected_ms\n"
+    "                     (captures add stream, ssrc and source: in-band or rfc4733)\n"
     "  --isa              the SIMD targets this machine can run, the active one first\n"
     "  --bench            CHANNELS receivers over FILE on one thread, as the proxy runs them\n"
     "  --compare-spandsp  with --bench: spandsp's dtmf_rx over the same frames, and the ratio\n"
     "  --leak             instead of digits, every DTMF fragment left in each file (an attacker's\n"
-    "                     scan of audio that should have been masked); exit status 1 if any\n"
+    "                     scan of audio that should have been masked; in a capture, every\n"
+    "                     RFC 4733 event counts too); exit status 1 if any\n"
     "  --mask-to OUT.wav  what an agent would hear: FILE with every key masked (8 kHz PCM16)\n"
     "  --lookahead MS     with --mask-to: the masker's look-ahead (default 15)\n"
     "  --mask-mode M      with --mask-to: silence (default), tone or noise\n"
@@ -211,6 +217,93 @@ bool mask_file(const std::string& path, const std::string& out_path,
   return true;
 }
 
+std::string stream_label(const tools::rtp_stream& s) {
+  char ssrc[16];
+  std::snprintf(ssrc, sizeof ssrc, "0x%08x", static_cast<unsigned>(s.ssrc));
+  return s.name() + " ssrc=" + ssrc;
+}
+
+// The JSON fields naming a capture's stream: "file", "stream" and "ssrc".
+std::string stream_json(const std::string& path, const tools::rtp_stream& s) {
+  char ssrc[16];
+  std::snprintf(ssrc, sizeof ssrc, "0x%08x", static_cast<unsigned>(s.ssrc));
+  return "\"file\": " + json_string(path) + ", \"stream\": " + json_string(s.name()) +
+         ", \"ssrc\": \"" + ssrc + "\"";
+}
+
+const char* source_name(tools::dtmf_source source) {
+  return source == tools::dtmf_source::rfc4733 ? "rfc4733" : "in-band";
+}
+
+// A capture that could not be read (wholly or from some point on): one line on stderr.
+bool report_capture_error(const std::string& path, const tools::capture_contents& capture) {
+  if (capture.error.empty()) return true;
+  std::fprintf(stderr, "toneguard-detect: %s: %s\n", path.c_str(), capture.error.c_str());
+  return false;
+}
+
+// The digits of every RTP stream of a capture; false when it could not be read whole (the
+// streams of the packets before a truncation are still printed).
+bool detect_capture(const std::string& path, bool json) {
+  const auto capture = tools::read_capture(path);
+  for (const auto& stream : capture.streams) {
+    const auto found = tools::analyze_stream(stream, false);
+    if (json) {
+      const std::string fields = stream_json(path, stream);
+      for (const auto& d : found.digits) {
+        std::printf(
+            "{%s, \"digit\": \"%c\", \"source\": \"%s\", \"start_ms\": %.3f, \"end_ms\": "
+            "%.3f, \"detected_ms\": %.3f}\n",
+            fields.c_str(), d.key, source_name(d.source), d.start_ms, d.end_ms, d.detected_ms);
+      }
+    } else {
+      std::string keys;
+      for (const auto& d : found.digits) keys += d.key;
+      std::printf("%s: %s: %s\n", path.c_str(), stream_label(stream).c_str(),
+                  keys.empty() ? "(no digits)" : keys.c_str());
+    }
+  }
+  return report_capture_error(path, capture);
+}
+
+// The audit of a capture: every in-band fragment and every RFC 4733 event in each stream.
+file_outcome leak_capture(const std::string& path, bool json) {
+  const auto capture = tools::read_capture(path);
+  bool leaks = false;
+  for (const auto& stream : capture.streams) {
+    const auto found = tools::analyze_stream(stream, true);
+    leaks = leaks || !found.leaks.empty();
+    const std::string label = stream_label(stream);
+    const std::string fields = stream_json(path, stream);
+    for (const auto& leak : found.leaks) {
+      const char key = leak.key.value_or('?');
+      if (leak.source == tools::dtmf_source::in_band && json) {
+        std::printf(
+            "{%s, \"source\": \"in-band\", \"leak_ms\": %.3f, \"key\": \"%c\", "
+            "\"row_dbm0\": %.1f, \"column_dbm0\": %.1f}\n",
+            fields.c_str(), leak.at_ms, key, leak.row_level_dbm0, leak.column_level_dbm0);
+      } else if (leak.source == tools::dtmf_source::in_band) {
+        std::printf("%s: %s: DTMF fragment at %.1f ms (key %c, %.1f/%.1f dBm0)\n", path.c_str(),
+                    label.c_str(), leak.at_ms, key, leak.row_level_dbm0, leak.column_level_dbm0);
+      } else if (json) {
+        const std::string key_json = leak.key ? "\"" + std::string(1, key) + "\"" : "null";
+        std::printf(
+            "{%s, \"source\": \"rfc4733\", \"leak_ms\": %.3f, \"key\": %s, \"event\": %d, "
+            "\"duration_ms\": %.3f}\n",
+            fields.c_str(), leak.at_ms, key_json.c_str(), leak.event, leak.duration_ms);
+      } else {
+        std::printf("%s: %s: RFC 4733 event at %.1f ms (%s %c, %.1f ms)\n", path.c_str(),
+                    label.c_str(), leak.at_ms, leak.key ? "key" : "event", key, leak.duration_ms);
+      }
+    }
+    if (found.leaks.empty() && !json) {
+      std::printf("%s: %s: no DTMF fragment\n", path.c_str(), label.c_str());
+    }
+  }
+  if (!report_capture_error(path, capture)) return file_outcome::unreadable;
+  return leaks ? file_outcome::leaks : file_outcome::clean;
+}
+
 int print_isas() {
   std::printf("active: %s\navailable:", std::string(simd::isa_name(simd::active_isa())).c_str());
   for (simd::isa t : simd::available_isas())
@@ -313,12 +406,18 @@ int main(int argc, char** argv) {
   if (files.empty()) return bad_usage("no input files");
   if (!mask_to.empty()) {
     if (files.size() != 1) return bad_usage("--mask-to takes exactly one FILE");
+    if (tools::sniff_capture_format(files.front()) != tools::capture_format::none) {
+      std::fprintf(stderr, "toneguard-detect: %s: --mask-to reads a WAV file, not a capture\n",
+                   files.front().c_str());
+      return 2;
+    }
     return mask_file(files.front(), mask_to, mask_config) ? 0 : 2;
   }
   if (leak) {
     bool unreadable = false, leaks = false;
     for (const auto& f : files) {
-      const auto outcome = leak_file(f, json);
+      const bool capture = tools::sniff_capture_format(f) != tools::capture_format::none;
+      const auto outcome = capture ? leak_capture(f, json) : leak_file(f, json);
       unreadable = unreadable || outcome == file_outcome::unreadable;
       leaks = leaks || outcome == file_outcome::leaks;
     }
@@ -327,7 +426,8 @@ int main(int argc, char** argv) {
 
   int status = 0;
   for (const auto& f : files) {
-    if (!detect_file(f, json)) status = 2;
+    const bool capture = tools::sniff_capture_format(f) != tools::capture_format::none;
+    if (!(capture ? detect_capture(f, json) : detect_file(f, json))) status = 2;
   }
   return status;
 }
