@@ -254,21 +254,24 @@ class capture_builder {
   }
   std::vector<captured_frame>& frames() { return frames_; }
 
-  // pcap: little-endian microsecond header (a1b2c3d4 written as d4 c3 b2 a1).
-  bytes pcap(std::uint32_t link_type = 1) const {
+  // pcap in either byte order, with microsecond (magic a1b2c3d4) or nanosecond (a1b23c4d)
+  // timestamps.
+  bytes pcap(std::uint32_t link_type = 1, bool big_endian = false, bool nanoseconds = false) const {
     bytes b;
-    put32le(b, 0xA1B2C3D4);
-    put16le(b, 2);
-    put16le(b, 4);
-    put32le(b, 0);
-    put32le(b, 0);
-    put32le(b, 65535);
-    put32le(b, link_type);
+    auto u32 = [&](std::uint32_t v) { big_endian ? put32(b, v) : put32le(b, v); };
+    auto u16 = [&](std::uint16_t v) { big_endian ? put16(b, v) : put16le(b, v); };
+    u32(nanoseconds ? 0xA1B23C4D : 0xA1B2C3D4);
+    u16(2);
+    u16(4);
+    u32(0);
+    u32(0);
+    u32(65535);
+    u32(link_type);
     for (const auto& f : in_time_order()) {
-      put32le(b, static_cast<std::uint32_t>(f.time_us / 1'000'000));
-      put32le(b, static_cast<std::uint32_t>(f.time_us % 1'000'000));
-      put32le(b, static_cast<std::uint32_t>(f.frame.size()));
-      put32le(b, static_cast<std::uint32_t>(f.frame.size()));
+      u32(static_cast<std::uint32_t>(f.time_us / 1'000'000));
+      u32(static_cast<std::uint32_t>(f.time_us % 1'000'000 * (nanoseconds ? 1000 : 1)));
+      u32(static_cast<std::uint32_t>(f.frame.size()));
+      u32(static_cast<std::uint32_t>(f.frame.size()));
       b.insert(b.end(), f.frame.begin(), f.frame.end());
     }
     return b;
@@ -577,6 +580,22 @@ TEST_F(detect_cli_capture, a_capture_is_told_by_its_magic_bytes_not_its_name) {
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find(wav + ": 3\n"), std::string::npos) << r.out;
+}
+
+TEST_F(detect_cli_capture, every_pcap_byte_order_and_timestamp_precision_is_read) {
+  const auto call = call_capture();
+  for (bool big_endian : {false, true}) {
+    for (bool nanoseconds : {false, true}) {
+      const auto path =
+          write_bytes("call_" + std::to_string(big_endian) + std::to_string(nanoseconds) + ".dat",
+                      call.pcap(1, big_endian, nanoseconds));
+      const auto r = run_detect(path);
+      EXPECT_EQ(r.status, 0) << r.err;
+      EXPECT_EQ(r.out, path + ": 10.0.0.1:4000->10.0.0.2:5000 ssrc=0x0a0a0a0a: 159#\n" + path +
+                           ": 10.0.0.2:5000->10.0.0.1:4000 ssrc=0x0b0b0b0b: (no digits)\n" + path +
+                           ": 10.0.0.3:4002->10.0.0.2:5002 ssrc=0x0c0c0c0c: 42\n");
+    }
+  }
 }
 
 TEST_F(detect_cli_capture, leak_finds_in_band_fragments_and_rfc4733_events_per_stream) {
