@@ -18,6 +18,7 @@ TONEGUARD_PACKAGES=(
   libgstreamer1.0-dev
   asterisk-core-sounds-en-wav asterisk-moh-opsound-wav espeak-ng
   python3 curl
+  dpkg-dev  # tools/package: dpkg-shlibdeps computes the Debian package's Depends
   gnuplot-nox  # toneguard-sim --plot
   chromium nodejs npm  # the agent panel's browser test (playwright-core from npm)
 )
