@@ -336,6 +336,12 @@ class rtp_stream_builder {
                      std::uint32_t first_ts = 160'000)
       : from_(from), to_(to), ssrc_(ssrc), first_seq_(first_seq), first_ts_(first_ts) {}
 
+  // The packets are sent from `ms` after the call's start (default 0).
+  rtp_stream_builder& starting_at(std::int64_t ms) {
+    offset_ms_ = ms;
+    return *this;
+  }
+
   rtp_stream_builder& audio(const dsp::signal_builder& b, dsp::g711_law law) {
     const auto pcm = b.pcm16();
     for (std::size_t at = 0; at + 160 <= pcm.size(); at += 160) {
@@ -377,7 +383,7 @@ class rtp_stream_builder {
       const auto seq = static_cast<std::uint16_t>(first_seq_ + i);
       if (std::find(lost.begin(), lost.end(), i) != lost.end()) continue;
       frames.push_back(
-          {call_start_us + p.at_ms * 1000 + static_cast<std::int64_t>(i),
+          {call_start_us + (offset_ms_ + p.at_ms) * 1000 + static_cast<std::int64_t>(i),
            udp_frame(from_, to_,
                      rtp_packet(p.pt, p.marker, seq, first_ts_ + p.ts, ssrc_, p.payload))});
     }
@@ -398,6 +404,7 @@ class rtp_stream_builder {
   std::uint16_t first_seq_;
   std::uint32_t first_ts_;
   std::vector<packet> packets_;
+  std::int64_t offset_ms_ = 0;
 };
 
 const endpoint caller{{10, 0, 0, 1}, 4000};
@@ -595,6 +602,41 @@ TEST_F(detect_cli_capture, every_pcap_byte_order_and_timestamp_precision_is_read
                            ": 10.0.0.2:5000->10.0.0.1:4000 ssrc=0x0b0b0b0b: (no digits)\n" + path +
                            ": 10.0.0.3:4002->10.0.0.2:5002 ssrc=0x0c0c0c0c: 42\n");
     }
+  }
+}
+
+TEST_F(detect_cli_capture,
+       a_timestamp_reset_continues_by_capture_time_and_a_long_pause_keeps_times) {
+  // One stream in three parts: key 1 at 200 ms; after 500 ms the sender's timestamps jump
+  // (a restarted clock), key 2 at 700 ms; then a minute without packets, key 3 at 60.6 s.
+  dsp::signal_builder part;
+  part.silence(200).dtmf('1', 80).silence(220);
+  dsp::signal_builder after_reset;
+  after_reset.silence(200).dtmf('2', 80).silence(220);
+  dsp::signal_builder after_pause;
+  after_pause.silence(100).dtmf('3', 80).silence(100);
+  capture_builder capture;
+  rtp_stream_builder(caller, agent, 0x0A0A0A0A, 100, 160'000)
+      .audio(part, dsp::g711_law::ulaw)
+      .into(capture);
+  rtp_stream_builder(caller, agent, 0x0A0A0A0A, 125, 0x92345678)
+      .starting_at(500)
+      .audio(after_reset, dsp::g711_law::ulaw)
+      .into(capture);
+  rtp_stream_builder(caller, agent, 0x0A0A0A0A, 150, 0x92345678 + 60'000 * 8)
+      .starting_at(60'500)
+      .audio(after_pause, dsp::g711_law::ulaw)
+      .into(capture);
+  const auto path = write_bytes("reset.pcap", capture.pcap());
+  const auto r = run_detect("--json " + path);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto lines = lines_of(r.out, "10.0.0.1:4000->10.0.0.2:5000");
+  ASSERT_EQ(lines.size(), 3u) << r.out;
+  const double expected[] = {200, 700, 60'600};
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_NE(lines[i].find(std::string("\"digit\": \"") + "123"[i] + "\""), std::string::npos)
+        << lines[i];
+    EXPECT_NEAR(number_after(lines[i], "\"start_ms\": "), expected[i], 10.0) << lines[i];
   }
 }
 
