@@ -104,21 +104,31 @@ stopped_counter() {
 # configuration, its rtpengine module pointed at NG_SOCKETS (rtpengine_sock syntax), calls
 # routed to the agent on AGENT_PORT. Waits until the module has found every node.
 start_kamailio() {
-  local sockets=$1 nodes
+  write_kamailio_config "$@"
+  run_kamailio "$(wc -w <<<"$1")"
+}
+
+# write_kamailio_config NG_SOCKETS AGENT_PORT: $work/kamailio.cfg from the example, listening
+# on a free port ($sip_port).
+write_kamailio_config() {
   sip_port=$(free_udp_ports 1)
   sed -e "s|^#!define LISTEN .*|#!define LISTEN udp:127.0.0.1:$sip_port|" \
-      -e "s|^#!define TONEGUARD_NG .*|#!define TONEGUARD_NG \"$sockets\"|" \
+      -e "s|^#!define TONEGUARD_NG .*|#!define TONEGUARD_NG \"$1\"|" \
       -e "s|^#!define AGENT_URI .*|#!define AGENT_URI \"sip:127.0.0.1:$2\"|" \
       "$src_dir/tools/kamailio/kamailio-toneguard.cfg" >"$work/kamailio.cfg"
+}
+
+# run_kamailio NODES: Kamailio with $work/kamailio.cfg; waits until its rtpengine module has
+# found NODES nodes.
+run_kamailio() {
   spawn kamailio.log kamailio -f "$work/kamailio.cfg" -DD -E -Y "$work" -m 32 -M 8
-  nodes=$(wc -w <<<"$sockets")
   local deadline=$((SECONDS + 10))
-  while [ "$(grep -c 'support for it enabled' "$work/kamailio.log")" -lt "$nodes" ] &&
+  while [ "$(grep -c 'support for it enabled' "$work/kamailio.log")" -lt "$1" ] &&
         [ "$SECONDS" -lt "$deadline" ]; do
     sleep 0.1
   done
-  [ "$(grep -c 'support for it enabled' "$work/kamailio.log")" -ge "$nodes" ] ||
-    fail "Kamailio did not find every toneguard node ($sockets)"
+  [ "$(grep -c 'support for it enabled' "$work/kamailio.log")" -ge "$1" ] ||
+    fail "Kamailio did not find every toneguard node"
 }
 
 # start_capture NAME FILTER: tcpdump on loopback writing $work/NAME.pcap; waits until it listens.
