@@ -1,14 +1,17 @@
 #!/bin/bash
-# The agent hears no key, checked where the agent is: a SIPp caller (tests/kamailio/caller.xml)
-# calls through Kamailio (tools/kamailio/kamailio-toneguard.cfg) and toneguard to a SIPp agent
-# (agent.xml, which accepts telephone-event, so RFC 4733 events would reach it if let through).
+# The agent hears no key, checked where the agent is: a SIPp caller (tests/kamailio/
+# caller_hold.xml) calls through Kamailio (tools/kamailio/kamailio-toneguard.cfg) and toneguard
+# to a SIPp agent (agent_hold.xml, which accepts telephone-event, so RFC 4733 events would reach
+# it if let through), and puts it on hold and back with two re-INVITEs while typing.
 # The caller plays a pcap made by caller_pcap.py: toneguard-synth's speech with keys typed
 # in-band (tone pairs in the PCMU audio) and as RFC 4733 events. tcpdump records what reaches
 # the agent's media port and, separately, what reaches toneguard's ports.
 # Checks: toneguard-detect --leak finds no DTMF fragment and no RFC 4733 event in the agent's
 # capture (with a full call's worth of packets in it); the same tool finds every key the
-# caller typed, in order, in what reached toneguard (the check can fail there); toneguard counted every key; Kamailio's ng
-# commands were all accepted; BYE deleted the call.
+# caller typed, in order, in what reached toneguard (the check can fail there); toneguard
+# counted every key; the re-INVITEs' offers and answers kept toneguard's port on both sides (and
+# passed the hold's direction on); Kamailio's ng commands were all accepted; BYE deleted the
+# call.
 # Usage: kamailio_dtmf_blocked.sh SOURCE_DIR BIN_DIR
 src_dir=$1
 bin_dir=$2
@@ -42,11 +45,23 @@ start_capture agent "udp and dst host 127.0.0.1 and dst port $agent_mp"
 start_capture toneguard "udp and dst host 127.0.0.1 and dst portrange $port_min-$((port_min + 99))"
 
 cd "$work" || exit 1
-spawn agent.out timeout 40 sipp -sf "$kam_dir/agent.xml" -i 127.0.0.1 -p "$agent_port" -m 1 \
+spawn agent.out timeout 40 sipp -sf "$kam_dir/agent_hold.xml" -i 127.0.0.1 -p "$agent_port" -m 1 \
   -mi 127.0.0.1 -mp "$agent_mp" -rtp_echo -nostdin -trace_msg -message_file "$work/agent.msg"
-timeout 40 sipp -sf "$kam_dir/caller.xml" "127.0.0.1:$sip_port" -s agent -i 127.0.0.1 \
-  -p "$(free_udp_ports 1)" -mi 127.0.0.1 -mp "$caller_mp" -m 1 -d 10000 -nostdin \
-  >"$work/caller.out" 2>&1 || fail "the SIPp call through Kamailio failed"
+timeout 40 sipp -sf "$kam_dir/caller_hold.xml" "127.0.0.1:$sip_port" -s agent -i 127.0.0.1 \
+  -p "$(free_udp_ports 1)" -mi 127.0.0.1 -mp "$caller_mp" -m 1 -d 7000 -nostdin \
+  -trace_msg -message_file "$work/caller.msg" >"$work/caller.out" 2>&1 ||
+  fail "the SIPp call through Kamailio failed"
+
+# Three offers to the agent and three answers to the caller, each with toneguard's port of
+# that side, the same every time; the hold's direction reached the agent.
+offered=$(sed -n 's/^m=audio \([0-9]*\) .*/\1/p' "$work/agent.msg" | awk 'NR % 2 == 1' | sort -u)
+answered=$(sed -n 's/^m=audio \([0-9]*\) .*/\1/p' "$work/caller.msg" | awk 'NR % 2 == 0' | sort -u)
+read -r _ tg_caller_port tg_agent_port <<<"$(relayed_calls tg | tail -1)"
+[ "$(sed -n 's/^m=audio //p' "$work/agent.msg" | wc -l)" -eq 6 ] ||
+  fail "the agent did not see three offers and answer them"
+[ "$offered" = "$tg_agent_port" ] || fail "the agent was offered ports '$offered', not toneguard's $tg_agent_port"
+[ "$answered" = "$tg_caller_port" ] || fail "the caller was answered ports '$answered', not toneguard's $tg_caller_port"
+grep -q "^a=sendonly" "$work/agent.msg" || fail "the hold's a=sendonly did not reach the agent"
 
 wait_for_log tg.log 'msg="call media stopped"' 5 || fail "BYE did not delete the call"
 sleep 0.5

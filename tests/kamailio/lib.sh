@@ -30,7 +30,8 @@ fail() {
 spawn() {
   local log=$1
   shift
-  "$@" >"$work/$log" 2>&1 &
+  : >"$work/$log"  # there before anyone reads it
+  "$@" >>"$work/$log" 2>&1 &
   spawned=$!
   pids+=("$spawned")
 }
