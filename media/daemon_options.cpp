@@ -95,8 +95,10 @@ constexpr std::array<option_spec, 26> specs{{
     {"prompts", value_kind::text, false, "DIR",
      "the prompt set (manifest.tsv) of the payment language (default: prompts/LANG beside\n"
      "      the program's directory, then /usr/share/toneguard/prompts/LANG)"},
-    {"report-db", value_kind::text, false, "FILE",
-     "the SQLite reporting store of calls, segments and payments (default: in memory)"},
+    {"report-db", value_kind::text, false, "FILE|URI",
+     "the reporting store of calls, segments and payments: a SQLite file, or a PostgreSQL\n"
+     "      database shared by every node, postgresql://USER:PASSWORD@HOST:PORT/DBNAME\n"
+     "      (default: SQLite in memory)"},
     {"node-name", value_kind::text, false, "NAME",
      "this node's name in reports (default: the host name)"},
     {"help", value_kind::flag, true, "", "print this help and exit"},

@@ -365,7 +365,8 @@ int run(int argc, char** argv) {
             {{"language", config.language},
              {"prompts", prompt_dir.string()},
              {"gateway", payments->sandbox_url().empty() ? "configured" : "embedded sandbox"},
-             {"report-db", service_settings.report_db}});
+             {"report-db",
+              engine::report_location_without_password(service_settings.report_db)}});
 
   proxy_handler handler(calls, media, *payments, config);
   handler_ptr = &handler;

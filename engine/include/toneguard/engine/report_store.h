@@ -1,7 +1,8 @@
 #pragma once
 /// The reporting store: each call's segments (agent, secure IVR, payment provider) and
-/// payments, kept for history in an embedded SQLite file (product.md, Reporting), queried by
-/// time range and call, and exported as CSV or JSON.
+/// payments, kept for history (product.md, Reporting) in an embedded SQLite file, the default,
+/// or in a PostgreSQL database that every node writes to; queried by time range and call, and
+/// exported as CSV or JSON. Both backends keep the same tables and answer the same queries.
 ///
 /// No card data: every text written is refused (an error, nothing stored) when it holds a run
 /// of 12 or more digits (spaces or dashes allowed between them) with 12..19 of them in a row
@@ -121,25 +122,38 @@ struct report_query {
 /// What a write returns when it succeeded.
 struct stored {};
 
-/// A SQLite file of calls, segments and payments. The schema (versioned with
-/// `PRAGMA user_version`, WAL journal, foreign keys on) is created on open; a file of a newer
-/// schema version is refused. Every statement is prepared with bound parameters.
+/// Calls, segments and payments in one of two backends, chosen by the location given to open:
+/// - SQLite (any path): a file whose schema is versioned with `PRAGMA user_version`, WAL
+///   journal, foreign keys on. Other processes (the sqlite3 shell) may read it meanwhile.
+/// - PostgreSQL (a `postgresql://` or `postgres://` URI, libpq's form): tables calls, segments
+///   and payments with the same columns and constraints, the version in table
+///   toneguard_schema. Many nodes (stores) write to one database at once: calls are keyed by
+///   call id, segment ids come from an identity column, each call carries its node's name.
+///   A lost connection fails the operation that finds it ("cannot connect: ..."); a later one
+///   connects again (at most one attempt a second, each bounded by connect_timeout, 5 s unless
+///   the URI gives one), and a server restart between operations loses no write.
+/// The schema is created on open; a newer schema version is refused. Every statement is
+/// prepared with bound parameters.
 ///
 /// Threads: one report_store belongs to one thread (the daemon runs it on its own thread);
-/// it is movable, not copyable, and never used from two threads at once. Other processes
-/// (the sqlite3 shell) may read the file meanwhile.
+/// it is movable, not copyable, and never used from two threads at once.
 class report_store {
  public:
-  /// Opens (creating when missing) the SQLite file at `path`, or an in-memory store for
-  /// ":memory:", and creates or checks the schema. The message names the path and the
-  /// problem, e.g. "report store /x.db: cannot open: unable to open database file".
-  [[nodiscard]] static outcome<report_store> open(const std::string& path);
+  /// Opens the store at `location`, creating the schema when missing or checking it:
+  /// a PostgreSQL URI (see above), or the SQLite file at that path (created when missing;
+  /// ":memory:" for an in-memory store). Messages name the location (a URI's password
+  /// masked, see report_location_without_password) and the problem, e.g. "report store /x.db:
+  /// cannot open: unable to open database file", "report store postgresql://tg:***@db/reports:
+  /// record_call_started: cannot connect: ...". A URI in a build without libpq fails with
+  /// "built without PostgreSQL support".
+  [[nodiscard]] static outcome<report_store> open(const std::string& location);
 
   report_store(report_store&&) noexcept;
   report_store& operator=(report_store&&) noexcept;
   ~report_store();
 
-  /// The schema version this build writes (PRAGMA user_version).
+  /// The schema version this build writes (SQLite: PRAGMA user_version; PostgreSQL: the row of
+  /// toneguard_schema).
   static constexpr int schema_version = 1;
 
   /// Records a new call. Fails when `call.call_id` is already recorded, a field is refused
@@ -170,6 +184,11 @@ class report_store {
   explicit report_store(std::unique_ptr<impl> p) noexcept;
   std::unique_ptr<impl> impl_;
 };
+
+/// `location` (as report_store::open takes it) fit for logs and messages: a PostgreSQL URI's
+/// password, in its user part or a password= parameter, replaced by "***"; a SQLite path as it
+/// is. Any thread.
+[[nodiscard]] std::string report_location_without_password(std::string_view location);
 
 /// `page` as CSV (RFC 4180: CRLF line ends, fields with a comma, quote, CR or LF quoted with
 /// quotes doubled). A header line, then per call a "call" row followed by its "segment" and
