@@ -97,6 +97,13 @@ void order_packets(rtp_stream& s) {
     const bool discontinuity = step < -max_backward_step || step > elapsed + timestamp_slack;
     p.stream_time = before.stream_time + (discontinuity ? elapsed : step);
   }
+  // Time 0 is the earliest RTP time in the stream (a late first packet, or an event that began
+  // before the first packet sent, can lie before the first packet in sequence order).
+  const auto earliest =
+      std::min_element(packets.begin(), packets.end(), [](const auto& a, const auto& b) {
+        return a.stream_time < b.stream_time;
+      })->stream_time;
+  for (auto& p : packets) p.stream_time -= earliest;
 }
 
 // A stream's audio as fed to the receiver and the leak scan: packets appended in stream time,
@@ -139,7 +146,9 @@ class audio_timeline {
     auto it = std::upper_bound(anchors_.begin(), anchors_.end(), position,
                                [](std::int64_t p, const anchor& a) { return p < a.position; });
     if (it != anchors_.begin()) --it;
-    return static_cast<double>(it->stream_time + (position - it->position)) /
+    // An onset estimated before the first sample fed is the stream's start.
+    return static_cast<double>(
+               std::max<std::int64_t>(it->stream_time + (position - it->position), 0)) /
            static_cast<double>(samples_per_ms);
   }
 
@@ -276,6 +285,8 @@ std::vector<rtp_stream> rtp_stream_collector::finish() {
     s.telephone_event_pt = find_telephone_event_pt(s);
     if (!passes_heuristic(s)) continue;
     order_packets(s);
+    // Repeated sequence numbers count once.
+    if (s.packets.size() < min_packets) continue;
     found.push_back(std::move(s));
   }
   streams_.clear();

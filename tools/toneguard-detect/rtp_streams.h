@@ -27,7 +27,7 @@ struct udp_datagram {
 /// One RTP packet of a stream; its payload is in the stream's `payloads` store.
 struct rtp_stream_packet {
   std::int64_t sequence = 0;  ///< extended sequence number (wrap-around removed)
-  /// Samples (8 kHz RTP clock) from the stream's first packet: the RTP timestamp with
+  /// Samples (8 kHz RTP clock) from the stream's earliest RTP time: the RTP timestamp with
   /// wrap-around removed; after a timestamp discontinuity (a jump far beyond the capture
   /// time that passed), it continues from the previous packet by the capture time instead.
   std::int64_t stream_time = 0;
@@ -74,11 +74,11 @@ class rtp_stream_collector {
   void add(const udp_datagram& d);
 
   /// The streams that pass the RTP heuristic, in the order of their first packet: at least
-  /// `min_packets` packets; at least 3 in 4 successive sequence numbers (capture order) within
-  /// -50..+100 of the one before; and G.711 audio (payload type 0 or 8) or telephone-events
-  /// (a payload type 96–127 whose every packet has a 4-byte payload). Packets are put in
-  /// sequence order (wrap-around handled, duplicates dropped) and given their stream time.
-  /// Leaves the collector empty.
+  /// `min_packets` packets (distinct sequence numbers); at least 3 in 4 successive sequence
+  /// numbers (capture order) within -50..+100 of the one before; and G.711 audio (payload
+  /// type 0 or 8) or telephone-events (a payload type 96–127 whose every packet has a 4-byte
+  /// payload). Packets are put in sequence order (wrap-around handled, duplicates dropped)
+  /// and given their stream time. Leaves the collector empty.
   [[nodiscard]] std::vector<rtp_stream> finish();
 
   /// UDP datagrams given to `add`.
