@@ -162,4 +162,5 @@ cat "$work/nodes.out" "$work/streams.out"
 echo "Kamailio's set of two nodes: $long_calls calls spread a $on_a / b $on_b; b stopped (SIGTERM)" \
   "mid-call: its $on_b calls' media stopped reaching the agent, a's $on_a flowed on without a gap;" \
   "$new_calls new calls all went to a (INVITE to 200 OK ${new_setup} ms on average, all done in ${new_took} s); a: $stopped_a calls deleted by BYE," \
-  "ng-rejected=$rejected_a; with no node left a call is refused with 503"
+  "ng-rejected=$rejected_a; stop lines: a rtp-forwarded=$(stopped_counter a rtp-forwarded)," \
+  "b rtp-forwarded=$(stopped_counter b rtp-forwarded); with no node left a call is refused with 503"
