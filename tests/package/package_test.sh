@@ -113,6 +113,15 @@ exec_start=$(unit_value ExecStart)
 user=$(unit_value User) group=$(unit_value Group)
 nofile=$(unit_value LimitNOFILE) memlock=$(bytes "$(unit_value LimitMEMLOCK)")
 echo "ExecStart=$exec_start (User=$user Group=$group LimitNOFILE=$nofile LimitMEMLOCK=$memlock)"
+# systemd raises hard limits as root; a container without CAP_SYS_RESOURCE cannot go above its own.
+if ! prlimit --nofile="$nofile" --memlock="$memlock" true 2>/dev/null; then
+  hard_nofile=$(ulimit -Hn) hard_memlock=$(ulimit -Hl)
+  [ "$hard_nofile" = unlimited ] || [ "$hard_nofile" -ge "$nofile" ] || nofile=$hard_nofile
+  [ "$hard_memlock" = unlimited ] || [ $((hard_memlock * 1024)) -ge "$memlock" ] ||
+    memlock=$((hard_memlock * 1024))
+  echo "note: this machine's hard limits are lower and cannot be raised here (no CAP_SYS_RESOURCE):" \
+    "LimitNOFILE=$nofile LimitMEMLOCK=$memlock"
+fi
 read -r -a command <<<"$exec_start"
 listen=$(sed -n 's/^listen-ng = "\(.*\)"/\1/p' /etc/toneguard/toneguard.toml)
 [ "$listen" = 127.0.0.1:2223 ] || fail "the default config's listen-ng is '$listen'"
@@ -123,6 +132,7 @@ daemon=$!
 for _ in $(seq 100); do grep -q "msg=listening" "$log" && break; kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done
 grep -q "msg=listening proto=ng address=127.0.0.1 port=2223" "$log" || fail "the daemon did not listen on $listen"
 grep -q 'msg="payments ready".*prompts=/var/lib/toneguard/prompts/en' "$log" || fail "not the installed prompt set"
+grep -E 'msg="(media workers started|payments ready)"|level=(warn|error)' "$log" || true
 # /proc/PID's owner would say root: the daemon makes itself undumpable. Its status says the uid.
 euid=$(awk '/^Uid:/ {print $3}' "/proc/$daemon/status")
 [ "$euid" = "$(id -u toneguard)" ] || fail "the daemon runs as uid $euid"
