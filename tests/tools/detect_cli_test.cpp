@@ -724,6 +724,14 @@ TEST_F(detect_cli_capture, bad_captures_are_named_with_their_problem_and_the_oth
   EXPECT_EQ(run_detect("--leak " + unknown_link + " " + good).status, 2);
 }
 
+TEST_F(detect_cli_capture, mask_to_refuses_a_capture_naming_it) {
+  const auto path = write_bytes("call.pcap", call_capture().pcap());
+  const auto r = run_detect("--mask-to " + (dir_ / "agent.wav").string() + " " + path);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "toneguard-detect: " + path + ": --mask-to reads a WAV file, not a capture\n");
+  EXPECT_FALSE(fs::exists(dir_ / "agent.wav"));
+}
+
 TEST_F(detect_cli_capture, reads_sipps_rfc4733_capture) {
   const std::string path = "/usr/share/sip-tester/dtmf_2833_1.pcap";
   if (!fs::exists(path)) GTEST_SKIP() << path << " not installed (Debian sip-tester)";
