@@ -88,6 +88,7 @@ took=$((SECONDS - started))
 
 # The caller hangs up (-d); BYE through Kamailio deletes the call.
 wait "$caller" || fail "the SIPp caller failed"
+reaped "$caller"
 wait_for_log tg.log 'msg="call media stopped"' 5 || fail "BYE did not delete the call"
 sleep 0.5
 stop_capture agent

@@ -81,6 +81,7 @@ on_a_after=$(relayed_calls a | wc -l)
   fail "node a relayed $((on_a_after - on_a)) of the $new_calls calls placed after b stopped"
 
 wait "$long_caller" || fail "the long calls' SIPp failed (their BYEs)"
+reaped "$long_caller"
 sleep 1
 stop_capture agent
 stop_toneguard a

@@ -36,6 +36,13 @@ spawn() {
   pids+=("$spawned")
 }
 
+# reaped PID: PID has been waited for; cleanup leaves it (its number may be reused).
+reaped() {
+  local kept=() p
+  for p in "${pids[@]}"; do [ "$p" = "$1" ] || kept+=("$p"); done
+  pids=("${kept[@]}")
+}
+
 # wait_for_log FILE PATTERN [SECONDS]: true once FILE (in $work) has a line matching PATTERN.
 wait_for_log() {
   local deadline=$((SECONDS + ${3:-10}))
@@ -94,6 +101,7 @@ listening_port() {
 stop_toneguard() {
   kill -TERM "${tg_pid[$1]}"
   wait "${tg_pid[$1]}"
+  reaped "${tg_pid[$1]}"
 }
 
 # stopped_counter NAME KEY: a counter of toneguard NAME's last line (msg=stopped).
@@ -144,6 +152,7 @@ declare -A capture_pid
 stop_capture() {
   kill -INT "${capture_pid[$1]}"
   wait "${capture_pid[$1]}"
+  reaped "${capture_pid[$1]}"
 }
 
 # relayed_calls NAME: the calls toneguard NAME relayed, one "call-id caller-port agent-port"
