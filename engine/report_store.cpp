@@ -132,9 +132,9 @@ std::string report_location_without_password(std::string_view location) {
   // postgresql://[user[:password]@][hosts][/dbname][?param=value&...]
   const std::size_t authority = location.find("://") + 3;
   const std::size_t authority_end = location.find_first_of("/?", authority);
-  const std::string_view hosts = location.substr(
-      authority, authority_end == std::string_view::npos ? std::string_view::npos
-                                                         : authority_end - authority);
+  const std::string_view hosts = location.substr(authority, authority_end == std::string_view::npos
+                                                                ? std::string_view::npos
+                                                                : authority_end - authority);
   std::string out(location.substr(0, authority));
   if (const std::size_t at = hosts.rfind('@'); at != std::string_view::npos) {
     const std::string_view user = hosts.substr(0, at);
@@ -147,9 +147,8 @@ std::string report_location_without_password(std::string_view location) {
   }
   if (authority_end == std::string_view::npos) return out;
   const std::size_t query = location.find('?', authority_end);
-  out += location.substr(authority_end, query == std::string_view::npos
-                                            ? std::string_view::npos
-                                            : query - authority_end);
+  out += location.substr(authority_end, query == std::string_view::npos ? std::string_view::npos
+                                                                        : query - authority_end);
   if (query == std::string_view::npos) return out;
   // Each parameter kept, the password's value masked.
   std::string_view params = location.substr(query + 1);

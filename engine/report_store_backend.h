@@ -63,6 +63,6 @@ inline constexpr std::string_view kPaymentAlreadyRecorded = "the payment is alre
 /// The PostgreSQL store at `uri` (messages name it as `name`), schema created or checked; a
 /// failure when this build has no libpq.
 [[nodiscard]] outcome<std::unique_ptr<report_backend>> open_postgres_store(const std::string& uri,
-                                                                         const std::string& name);
+                                                                           const std::string& name);
 
 }  // namespace toneguard::engine::detail

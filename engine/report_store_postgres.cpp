@@ -167,7 +167,7 @@ struct statement_text {
 
 // The calls a query selects, shared by the three reads of query_calls: $1 from, $2 to,
 // $3 call id or NULL, $4 limit.
-#define TG_SELECTED_CALLS                                                                   \
+#define TG_SELECTED_CALLS                                                                     \
   "FROM calls WHERE started_at_ms >= $1 AND started_at_ms < $2 AND ($3 IS NULL OR call_id = " \
   "$3) ORDER BY started_at_ms, call_id LIMIT $4"
 
@@ -196,7 +196,8 @@ const std::vector<statement_text>& statements() {
        "UPDATE segments SET ended_at_ms = $2, outcome = $3 "
        "WHERE id = $1 AND ended_at_ms IS NULL AND started_at_ms <= $2",
        {kInt8, kInt8, kText}},
-      {"tg_segment_state", "SELECT started_at_ms, ended_at_ms FROM segments WHERE id = $1",
+      {"tg_segment_state",
+       "SELECT started_at_ms, ended_at_ms FROM segments WHERE id = $1",
        {kInt8}},
       {"tg_insert_payment",
        "INSERT INTO payments (payment_id, call_id, mode, outcome, amount_minor, currency, brand, "
@@ -278,8 +279,8 @@ class postgres_store final : public report_backend {
   // Runs prepared statement `name`; the result, whatever its status.
   [[nodiscard]] result run(const char* name, const parameters& params) {
     const auto values = params.pointers();
-    return result(PQexecPrepared(conn_.get(), name, static_cast<int>(values.size()),
-                                 values.data(), nullptr, nullptr, 0));
+    return result(PQexecPrepared(conn_.get(), name, static_cast<int>(values.size()), values.data(),
+                                 nullptr, nullptr, 0));
   }
   // Runs fixed text (no values in it).
   [[nodiscard]] result run(const char* sql) { return result(PQexec(conn_.get(), sql)); }
@@ -342,8 +343,10 @@ class postgres_store final : public report_backend {
   connection conn_;
   static constexpr std::chrono::seconds kRetryInterval{1};
   std::chrono::steady_clock::time_point last_connect_attempt_;
-  std::string last_connect_error_;  // the problem of the last failed attempt; empty after one worked
-  bool opened_ = false;  // the schema is there: (re)connections prepare the statements
+  // The problem of the last failed attempt to connect; empty after one worked.
+  std::string last_connect_error_;
+  // The schema is there: (re)connections prepare the statements.
+  bool opened_ = false;
 };
 
 std::optional<std::string> postgres_store::connect() {
@@ -353,12 +356,21 @@ std::optional<std::string> postgres_store::connect() {
     // Defaults first: the URI's own parameters (expanded from dbname) override them.
     // connect_timeout bounds a connection attempt; the keepalives and the TCP user timeout
     // notice a server gone from the network instead of waiting on it for ever.
-    const char* const keys[] = {"connect_timeout", "keepalives_idle", "keepalives_interval",
-                                "keepalives_count", "tcp_user_timeout", "application_name",
-                                "client_encoding", "dbname", nullptr};
-    const char* const values[] = {"5", "10", "5", "3", "15000", "toneguard", "UTF8",
-                                  uri_.c_str(), nullptr};
-    conn_.reset(PQconnectdbParams(keys, values, 1));
+    const std::pair<const char*, const char*> given[] = {
+        {"connect_timeout", "5"},      {"keepalives_idle", "10"},
+        {"keepalives_interval", "5"},  {"keepalives_count", "3"},
+        {"tcp_user_timeout", "15000"}, {"application_name", "toneguard"},
+        {"client_encoding", "UTF8"},   {"dbname", uri_.c_str()},
+    };
+    std::vector<const char*> keys;
+    std::vector<const char*> values;
+    for (const auto& [key, value] : given) {
+      keys.push_back(key);
+      values.push_back(value);
+    }
+    keys.push_back(nullptr);
+    values.push_back(nullptr);
+    conn_.reset(PQconnectdbParams(keys.data(), values.data(), 1));
     if (!conn_) return "cannot connect: out of memory";
   }
   if (PQstatus(conn_.get()) != CONNECTION_OK) {
@@ -377,8 +389,8 @@ std::optional<std::string> postgres_store::prepare_statements() {
     const result prepared(
         PQprepare(conn_.get(), s.name, s.sql, static_cast<int>(s.types.size()), s.types.data()));
     if (!ok(prepared)) {
-      const char* primary = prepared ? PQresultErrorField(prepared.get(), PG_DIAG_MESSAGE_PRIMARY)
-                                     : nullptr;
+      const char* primary =
+          prepared ? PQresultErrorField(prepared.get(), PG_DIAG_MESSAGE_PRIMARY) : nullptr;
       return "cannot prepare statements: " +
              clean(primary != nullptr ? primary : PQerrorMessage(conn_.get()));
     }
@@ -461,8 +473,7 @@ outcome<stored> postgres_store::record_call_ended(std::string_view call_id,
       if (optional_integer(state.get(), 0, 1)) return fail(op, kCallAlreadyEnded);
       if (ended_at_ms < integer(state.get(), 0, 0)) return fail(op, kCallEndsBeforeStart);
     }
-    const result ended =
-        run("tg_end_call", parameters().add(call_id).add(ended_at_ms).add(reason));
+    const result ended = run("tg_end_call", parameters().add(call_id).add(ended_at_ms).add(reason));
     if (!ok(ended)) return pg_fail(op, ended.get());
     const result segments = run("tg_end_open_segments", parameters().add(call_id).add(ended_at_ms));
     if (!ok(segments)) return pg_fail(op, segments.get());
@@ -475,11 +486,9 @@ outcome<std::int64_t> postgres_store::begin_segment(std::string_view call_id, se
                                                     std::optional<std::string_view> payment_id) {
   constexpr std::string_view op = "begin_segment";
   return in_transaction<std::int64_t>(op, "BEGIN", [&]() -> outcome<std::int64_t> {
-    const result r = run("tg_insert_segment", parameters()
-                                                  .add(call_id)
-                                                  .add(segment_kind_name(kind))
-                                                  .add(started_at_ms)
-                                                  .add(payment_id));
+    const result r = run(
+        "tg_insert_segment",
+        parameters().add(call_id).add(segment_kind_name(kind)).add(started_at_ms).add(payment_id));
     if (sqlstate(r.get()) == kForeignKeyViolation) return fail(op, kUnknownCall);
     if (!ok(r) || PQntuples(r.get()) != 1) return pg_fail(op, r.get());
     return integer(r.get(), 0, 0);

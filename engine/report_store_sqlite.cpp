@@ -149,7 +149,6 @@ class write_transaction {
   bool open_ = false;
 };
 
-
 class sqlite_store final : public report_backend {
  public:
   explicit sqlite_store(std::string path) : path_(std::move(path)) {}
@@ -178,8 +177,7 @@ class sqlite_store final : public report_backend {
   // SQLITE_OK, or the error of preparing `sql` into `out`.
   int prepare(statement& out, const char* sql) {
     sqlite3_stmt* raw = nullptr;
-    const int rc =
-        sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+    const int rc = sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
     out.reset(raw);
     return rc;
   }

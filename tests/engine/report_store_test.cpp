@@ -34,7 +34,9 @@ constexpr std::string_view kPan = "4111111111111111";
 
 enum class backend { sqlite, postgres };
 
-void PrintTo(backend b, std::ostream* out) { *out << (b == backend::sqlite ? "SQLite" : "PostgreSQL"); }
+void PrintTo(backend b, std::ostream* out) {
+  *out << (b == backend::sqlite ? "SQLite" : "PostgreSQL");
+}
 
 std::string backend_name(const ::testing::TestParamInfo<backend>& info) {
   return info.param == backend::sqlite ? "SQLite" : "PostgreSQL";
@@ -211,10 +213,10 @@ TEST_P(ReportStore, SchemaIsCreatedOnOpenAndVersioned) {
     const auto version = cluster_->sql(uri_, "SELECT version FROM toneguard_schema");
     ASSERT_EQ(version.status, 0) << version.err;
     EXPECT_EQ(version.out, std::to_string(report_store::schema_version));
-    const auto rows = cluster_->sql(
-        uri_,
-        "SELECT c.call_id, c.node, s.kind, p.outcome, p.last_four FROM calls c "
-        "JOIN segments s USING (call_id) JOIN payments p USING (call_id)");
+    const auto rows =
+        cluster_->sql(uri_,
+                      "SELECT c.call_id, c.node, s.kind, p.outcome, p.last_four FROM calls c "
+                      "JOIN segments s USING (call_id) JOIN payments p USING (call_id)");
     ASSERT_EQ(rows.status, 0) << rows.err;
     EXPECT_EQ(rows.out, "c1|node-1|agent|success|1111");
   }
@@ -224,9 +226,9 @@ TEST_P(ReportStore, ConstraintsRefuseWhatTheStoreNeverWrites) {
   // The same CHECKs and keys in both schemas: another writer (or a bug) cannot put an unknown
   // kind or outcome, a long last four or an orphan row into the tables.
   { ASSERT_TRUE(report_store::open(file_location()).ok()); }
-  ASSERT_EQ(run_sql("INSERT INTO calls (call_id, node, started_at_ms) VALUES ('c1', 'n', 1000)")
-                .status,
-            0);
+  ASSERT_EQ(
+      run_sql("INSERT INTO calls (call_id, node, started_at_ms) VALUES ('c1', 'n', 1000)").status,
+      0);
   const char* refused[] = {
       "INSERT INTO segments (call_id, kind, started_at_ms) VALUES ('c1', 'lunch', 1000)",
       "INSERT INTO segments (call_id, kind, started_at_ms) VALUES ('nobody', 'agent', 1000)",
@@ -645,9 +647,9 @@ TEST_F(ReportStorePostgres, TwoNodesWriteOneDatabaseConcurrentlyAndOneQuerySeesB
     ASSERT_EQ(r.payments.size(), 1u);
     EXPECT_EQ(r.payments[0].payment_id, r.call.call_id + "-p");
     const call_report& next = page.calls[i + 1];
-    EXPECT_TRUE(r.call.started_at_ms < next.call.started_at_ms ||
-                (r.call.started_at_ms == next.call.started_at_ms &&
-                 r.call.call_id < next.call.call_id));
+    EXPECT_TRUE(
+        r.call.started_at_ms < next.call.started_at_ms ||
+        (r.call.started_at_ms == next.call.started_at_ms && r.call.call_id < next.call.call_id));
   }
   EXPECT_EQ(per_node[0], kCalls);
   EXPECT_EQ(per_node[1], kCalls);
@@ -721,8 +723,10 @@ TEST_F(ReportStorePostgres, MessagesNameTheServerButNeverThePassword) {
   const auto refused = report_store::open(wrong);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.message(), "report store postgresql://toneguard:***@127.0.0.1:" + port + "/" +
-                                   database + ": cannot open: cannot connect: connection to "
-                                   "server at \"127.0.0.1\", port " + port +
+                                   database +
+                                   ": cannot open: cannot connect: connection to "
+                                   "server at \"127.0.0.1\", port " +
+                                   port +
                                    " failed: FATAL: password authentication failed for user "
                                    "\"toneguard\"");
 
@@ -745,11 +749,10 @@ TEST_F(ReportStorePostgres, MessagesNameTheServerButNeverThePassword) {
   EXPECT_TRUE(right.ok()) << right.message();
 
   // A malformed URI is libpq's complaint, still without the password.
-  const auto malformed = report_store::open("postgresql://toneguard:wrong-secret-42@127.0.0.1:" +
-                                            port + "/db?sslmode");
+  const auto malformed = report_store::open(
+      "postgresql://toneguard:wrong-secret-42@127.0.0.1:" + port + "/db?sslmode");
   ASSERT_FALSE(malformed.ok());
-  EXPECT_EQ(malformed.message().find("wrong-secret-42"), std::string::npos)
-      << malformed.message();
+  EXPECT_EQ(malformed.message().find("wrong-secret-42"), std::string::npos) << malformed.message();
 }
 
 // A minimal ng client (the media library's is not the engine tests' to use): offer, answer and
@@ -761,8 +764,8 @@ std::string bencode_string(std::string_view s) {
 std::string ng_request(std::string_view cookie, std::string_view command, std::string_view call_id,
                        std::string_view to_tag, std::string_view sdp) {
   std::string d = "d" + bencode_string("call-id") + bencode_string(call_id) +
-                  bencode_string("command") + bencode_string(command) +
-                  bencode_string("from-tag") + bencode_string("caller-tag");
+                  bencode_string("command") + bencode_string(command) + bencode_string("from-tag") +
+                  bencode_string("caller-tag");
   if (!sdp.empty()) d += bencode_string("sdp") + bencode_string(sdp);
   if (!to_tag.empty()) d += bencode_string("to-tag") + bencode_string(to_tag);
   return std::string(cookie) + " " + d + "e";
@@ -777,13 +780,16 @@ TEST_F(ReportStorePostgres, DaemonRecordsItsCallsWithAPostgresUri) {
   using namespace std::chrono_literals;
   const std::string daemon = std::string(TONEGUARD_BIN_DIR) + "/toneguard";
   if (!fs::exists(daemon)) GTEST_SKIP() << daemon << " is not built";
+  const std::string prompts = TONEGUARD_PROMPTS_EN_DIR;
+  if (!fs::exists(prompts + "/manifest.tsv")) GTEST_SKIP() << prompts << " is not built";
   const std::string uri = cluster_->create_database("daemon");
   ASSERT_FALSE(uri.empty());
   const int port_min = toneguard::testing::free_port_range(100);
   ASSERT_NE(port_min, 0);
   toneguard::testing::daemon_process d(
       {"--listen-ng", "127.0.0.1:0", "--port-min", std::to_string(port_min), "--port-max",
-       std::to_string(port_min + 99), "--report-db", uri, "--node-name", "node-pg"});
+       std::to_string(port_min + 99), "--prompts", prompts, "--report-db", uri, "--node-name",
+       "node-pg"});
   ASSERT_TRUE(d.wait_for_log("msg=listening proto=ng", 20000ms)) << d.err();
   const std::uint16_t ng_port = toneguard::testing::listening_port(d.err(), "ng");
   ASSERT_NE(ng_port, 0) << d.err();
@@ -793,14 +799,13 @@ TEST_F(ReportStorePostgres, DaemonRecordsItsCallsWithAPostgresUri) {
     control.send_to(ng_port, request);
     return control.receive(5000).value_or("");
   };
-  EXPECT_NE(ask(ng_request("o1", "offer", "pg-call-1", "", pcmu_sdp(caller.port())))
-                .find("m=audio"),
-            std::string::npos);
+  EXPECT_NE(
+      ask(ng_request("o1", "offer", "pg-call-1", "", pcmu_sdp(caller.port()))).find("m=audio"),
+      std::string::npos);
   EXPECT_NE(ask(ng_request("a1", "answer", "pg-call-1", "agent-tag", pcmu_sdp(agent.port())))
                 .find("m=audio"),
             std::string::npos);
-  EXPECT_NE(ask(ng_request("d1", "delete", "pg-call-1", "", "")).find("2:ok"),
-            std::string::npos);
+  EXPECT_NE(ask(ng_request("d1", "delete", "pg-call-1", "", "")).find("2:ok"), std::string::npos);
 
   // The payment service writes on its own thread: wait for the end to land.
   toneguard::testing::command_result rows;

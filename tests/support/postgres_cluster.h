@@ -81,8 +81,8 @@ class postgres_cluster {
   // when createdb failed.
   std::string create_database(std::string_view prefix) {
     static std::atomic<int> counter{0};
-    std::string name = std::string(prefix) + "_" + std::to_string(::getpid()) + "_" +
-                       std::to_string(counter++);
+    std::string name =
+        std::string(prefix) + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
     for (char& c : name) {
       if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
     }
