@@ -13,6 +13,8 @@ TONEGUARD_PACKAGES=(
   libliquid-dev libspandsp-dev
   libboost1.81-dev libboost-json1.81-dev libtomlplusplus-dev libyaml-cpp-dev
   libsrtp2-dev liburing-dev libssl-dev libsqlite3-dev sqlite3
+  libpcap-dev  # toneguard-detect reads captures
+  postgresql libpq-dev  # the optional PostgreSQL reporting store and its test
   rtpengine-utils kamailio sip-tester tcpdump
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   libgstreamer1.0-dev
