@@ -75,6 +75,10 @@ dpkg-deb -e "$deb" "$work/control"
 for script in postinst prerm postrm; do sh -n "$work/control/$script" || fail "$script: syntax"; done
 grep -qx /etc/toneguard/toneguard.toml "$work/control/conffiles" || fail "toneguard.toml is no conffile"
 
+if command -v lintian >/dev/null; then  # informative only: the tags are printed, none fails the test
+  echo "lintian: $(timeout 120 lintian --suppress-tags no-manual-page "$deb" 2>/dev/null | tr '\n' ';' || true)"
+fi
+
 step "install: apt-get install $(basename "$deb")"
 installed=yes
 apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=120 "$deb" >"$work/install.log" 2>&1 ||
