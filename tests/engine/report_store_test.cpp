@@ -105,9 +105,20 @@ std::string masked(const std::string& uri, const std::string& password) {
   return out;
 }
 
-// The test process's PostgreSQL cluster, or a skip (no server binaries here) or a failure.
+// True when this build has no libpq (engine/CMakeLists.txt): a URI is refused at once.
+bool built_without_postgres() {
+  static const bool without = [] {
+    const auto refused = report_store::open("postgresql://127.0.0.1:1/none?connect_timeout=1");
+    return !refused.ok() && refused.message().ends_with("built without PostgreSQL support");
+  }();
+  return without;
+}
+
+// The test process's PostgreSQL cluster, or a skip (no server binaries here, or a build without
+// libpq) or a failure.
 #define TG_NEED_POSTGRES(cluster)                                                      \
   do {                                                                                 \
+    if (built_without_postgres()) GTEST_SKIP() << "built without PostgreSQL support";  \
     postgres_cluster::unavailable why;                                                 \
     cluster = postgres_cluster::shared(why);                                           \
     if (cluster == nullptr && why.no_server) GTEST_SKIP() << why.reason;               \
@@ -786,10 +797,10 @@ TEST_F(ReportStorePostgres, DaemonRecordsItsCallsWithAPostgresUri) {
   ASSERT_FALSE(uri.empty());
   const int port_min = toneguard::testing::free_port_range(100);
   ASSERT_NE(port_min, 0);
-  toneguard::testing::daemon_process d(
-      {"--listen-ng", "127.0.0.1:0", "--port-min", std::to_string(port_min), "--port-max",
-       std::to_string(port_min + 99), "--prompts", prompts, "--report-db", uri, "--node-name",
-       "node-pg"});
+  toneguard::testing::daemon_process d({"--listen-ng", "127.0.0.1:0", "--port-min",
+                                        std::to_string(port_min), "--port-max",
+                                        std::to_string(port_min + 99), "--prompts", prompts,
+                                        "--report-db", uri, "--node-name", "node-pg"});
   ASSERT_TRUE(d.wait_for_log("msg=listening proto=ng", 20000ms)) << d.err();
   const std::uint16_t ng_port = toneguard::testing::listening_port(d.err(), "ng");
   ASSERT_NE(ng_port, 0) << d.err();
