@@ -18,7 +18,7 @@ TONEGUARD_PACKAGES=(
   rtpengine-utils kamailio sip-tester tcpdump
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   libgstreamer1.0-dev
-  asterisk-core-sounds-en-wav asterisk-moh-opsound-wav espeak-ng
+  asterisk-core-sounds-en asterisk-core-sounds-en-wav asterisk-moh-opsound-wav espeak-ng  # -en: the sounds/en link
   python3 curl
   dpkg-dev  # tools/package: dpkg-shlibdeps computes the Debian package's Depends
   gnuplot-nox  # toneguard-sim --plot
