@@ -233,7 +233,7 @@ int run(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   log_event(log_level::info, "starting",
-            {{"version", "0.1.0"},
+            {{"version", TONEGUARD_VERSION},
              {"interfaces", join(options.interfaces)},
              {"port-min", std::to_string(options.port_min)},
              {"port-max", std::to_string(options.port_max)},

@@ -89,7 +89,8 @@ struct daemon_options {
   bool payment_in_config_file = false;
   /// `--prompts`: the prompt set directory; empty: the default places.
   std::string prompts_dir;
-  /// `--report-db`: the SQLite reporting store; empty: in memory.
+  /// `--report-db`: the reporting store: a SQLite file path, or a `postgresql://` URI (shared by
+  /// several nodes); empty: SQLite in memory.
   std::string report_db;
   /// `--node-name`: this node in reports; empty: the host name.
   std::string node_name;
