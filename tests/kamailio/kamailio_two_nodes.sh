@@ -13,6 +13,10 @@
 #    node b's calls stops reaching the agent when b stops (reported, as the operator would see
 #    it). Every call's BYE completes at the SIP level.
 # 4. With both nodes stopped, a new call is refused with 503.
+# 5. Both nodes report to one PostgreSQL database (started here, tests/support/pg_cluster.sh):
+#    it holds every call of the test, each with the name of the node that relayed it; node a's
+#    calls ended ("deleted", by their BYE); node b's calls, cut off by its stop, have no end.
+#    Skipped (said so) where no PostgreSQL server binaries are installed.
 # Usage: kamailio_two_nodes.sh SOURCE_DIR BIN_DIR
 src_dir=$1
 bin_dir=$2
@@ -21,8 +25,13 @@ source "$src_dir/tests/kamailio/lib.sh"
 long_calls=10
 new_calls=6
 base=$((50000 + 2 * ($$ % 1900)))
-start_toneguard a "$base"
-start_toneguard b $((base + 100))
+pg_started=$SECONDS
+start_report_db
+pg_took=$((SECONDS - pg_started))
+db_options=()
+[ -z "$report_db" ] || db_options=(--report-db "$report_db")
+start_toneguard a "$base" "${db_options[@]}"
+start_toneguard b $((base + 100)) "${db_options[@]}"
 agent_port=$(free_udp_ports 1)
 agent_mp=$(free_udp_ports 4)
 start_kamailio "udp:127.0.0.1:${tg_ng[a]}=1 udp:127.0.0.1:${tg_ng[b]}=1" "$agent_port"
@@ -85,6 +94,7 @@ reaped "$long_caller"
 sleep 1
 stop_capture agent
 stop_toneguard a
+relayed_calls a >"$work/all-on-a.txt"
 
 # 4. No node left: Kamailio refuses the call (503) rather than letting its media bypass
 # toneguard.
@@ -97,7 +107,7 @@ grep -q "^SIP/2.0 503" "$work/none.msg" || fail "with no node, the call was not 
 
 # Every INVITE the agent got names the node that relays its call (X-Toneguard-Node).
 python3 - "$work/agent.msg" "udp:127.0.0.1:${tg_ng[a]}" "udp:127.0.0.1:${tg_ng[b]}" \
-  "$work/long-on-a.txt" "$work/long-on-b.txt" <(relayed_calls a) >"$work/nodes.out" <<'PY' ||
+  "$work/long-on-a.txt" "$work/long-on-b.txt" "$work/all-on-a.txt" >"$work/nodes.out" <<'PY' ||
 import re, sys
 messages = open(sys.argv[1]).read().replace("\r\n", "\n")
 node_a, node_b = sys.argv[2], sys.argv[3]
@@ -156,12 +166,66 @@ for port, (node, call_id) in sorted(ports.items(), key=lambda p: p[1]):
 sys.exit(0 if ok else 1)
 PY
 
+# 5. The one reporting database: every call, by the node that relayed it (as both nodes' logs
+# say, checked against X-Toneguard-Node above), how it ended and its segments.
+if [ -n "$report_db" ]; then
+  report_sql "SELECT c.call_id, c.node, coalesce((c.ended_at_ms - c.started_at_ms)::text, '-'),
+                     coalesce(nullif(c.end_reason, ''), '-'), count(s.id),
+                     count(s.id) FILTER (WHERE s.ended_at_ms IS NULL)
+              FROM calls c LEFT JOIN segments s ON s.call_id = c.call_id
+              GROUP BY c.call_id ORDER BY c.call_id" >"$work/report-calls.txt" ||
+    fail "psql on the report database failed"
+  python3 - "$work/report-calls.txt" "$work/all-on-a.txt" "$work/long-on-b.txt" \
+    >"$work/report.out" <<'PY' || { cat "$work/report.out"; fail "the report database did not hold what the nodes did"; }
+import sys
+want = {}
+for node, listing in (("a", sys.argv[2]), ("b", sys.argv[3])):
+    for line in open(listing):
+        want[line.split()[0]] = node
+rows = {}
+for line in open(sys.argv[1]):
+    call_id, node, duration, reason, segments, open_segments = line.split()
+    rows[call_id] = (node, duration, reason, int(segments), int(open_segments))
+ok = True
+for call_id in sorted(set(want) - set(rows)):
+    print(f"  {call_id}: relayed by {want[call_id]}, not in the database")
+    ok = False
+for call_id in sorted(set(rows) - set(want)):
+    print(f"  {call_id}: in the database (node {rows[call_id][0]}), relayed by no node")
+    ok = False
+summary = {}
+for call_id in sorted(set(rows) & set(want)):
+    node, duration, reason, segments, open_segments = rows[call_id]
+    if node != want[call_id]:
+        print(f"  {call_id}: relayed by {want[call_id]}, the database says node {node}")
+        ok = False
+    # a's calls ended by their BYE (ng delete); b's calls lost their node before that.
+    ended = duration != "-"
+    if (want[call_id] == "a") != ended or (ended and reason != "deleted"):
+        print(f"  {call_id} (node {node}): ended after {duration} ms, reason {reason}")
+        ok = False
+    summary.setdefault(node, []).append((ended, reason, segments, open_segments))
+for node, calls in sorted(summary.items()):
+    ended = sum(e for e, _, _, _ in calls)
+    reasons = sorted({r for _, r, _, _ in calls})
+    print(f"report database: node {node}: {len(calls)} calls, {ended} with an end"
+          f" (reasons {','.join(reasons)}), {sum(s for _, _, s, _ in calls)} segments,"
+          f" {sum(o for _, _, _, o in calls)} of them open")
+sys.exit(0 if ok else 1)
+PY
+  report_line="one PostgreSQL database (cluster started in ${pg_took} s) held all $(wc -l <"$work/report-calls.txt") calls by node, a's ended 'deleted', b's with no end"
+else
+  echo "report database part skipped: no PostgreSQL server binaries" >"$work/report.out"
+  report_line="report database part skipped (no PostgreSQL server binaries)"
+fi
+
 rejected_a=$(stopped_counter a ng-rejected)
 stopped_a=$(grep -c 'msg="call media stopped"' "$work/a.log")
 [ "$stopped_a" -eq "$on_a_after" ] || fail "node a deleted $stopped_a of its $on_a_after calls"
-cat "$work/nodes.out" "$work/streams.out"
+cat "$work/nodes.out" "$work/streams.out" "$work/report.out"
 echo "Kamailio's set of two nodes: $long_calls calls spread a $on_a / b $on_b; b stopped (SIGTERM)" \
   "mid-call: its $on_b calls' media stopped reaching the agent, a's $on_a flowed on without a gap;" \
   "$new_calls new calls all went to a (INVITE to 200 OK ${new_setup} ms on average, all done in ${new_took} s); a: $stopped_a calls deleted by BYE," \
   "ng-rejected=$rejected_a; stop lines: a rtp-forwarded=$(stopped_counter a rtp-forwarded)," \
-  "b rtp-forwarded=$(stopped_counter b rtp-forwarded); with no node left a call is refused with 503"
+  "b rtp-forwarded=$(stopped_counter b rtp-forwarded); with no node left a call is refused with 503;" \
+  "$report_line"

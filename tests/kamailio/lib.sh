@@ -1,7 +1,8 @@
 # Shared by the Kamailio tests (sourced): a working directory removed at exit, every process
 # started through `spawn` stopped at exit, free loopback ports, toneguard nodes, Kamailio with
 # tools/kamailio/kamailio-toneguard.cfg, SIPp's caller and agent (tests/kamailio/*.xml) and
-# tcpdump captures. The caller sets src_dir and bin_dir first. KEEP_WORK=1 keeps the directory.
+# tcpdump captures, a throwaway PostgreSQL reporting database. The caller sets src_dir and
+# bin_dir first. KEEP_WORK=1 keeps the directory.
 set -u
 for tool in kamailio sipp tcpdump python3; do
   command -v "$tool" >/dev/null || { echo "$tool missing (Debian kamailio, sip-tester, tcpdump)"; exit 1; }
@@ -9,9 +10,14 @@ done
 work=$(mktemp -d)
 kam_dir=$src_dir/tests/kamailio
 pids=()
+pg_dir=
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  if [ -n "$pg_dir" ]; then
+    timeout 30 "$src_dir/tests/support/pg_cluster.sh" destroy "$pg_dir" >/dev/null 2>&1
+    rm -rf "$pg_dir"
+  fi
   [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -160,4 +166,28 @@ stop_capture() {
 relayed_calls() {
   sed -n 's/.*msg=relaying call-id="\{0,1\}\([^ "]*\)"\{0,1\} caller-port=\([0-9]*\) agent-port=\([0-9]*\).*/\1 \2 \3/p' \
     "$work/$1.log"
+}
+
+# start_report_db: a throwaway PostgreSQL cluster on 127.0.0.1, a free port
+# (tests/support/pg_cluster.sh), in a directory of its own under /tmp (under root the server
+# runs as the postgres user, which may not enter $work); cleanup destroys it. Sets report_db to
+# its database's URI for --report-db, or leaves it empty, saying so, where no PostgreSQL server
+# binaries are installed.
+report_db=
+start_report_db() {
+  local rc=0
+  pg_dir=$(mktemp -d /tmp/toneguard-kam-pg.XXXXXX)
+  report_db=$(timeout 90 "$src_dir/tests/support/pg_cluster.sh" start "$pg_dir" \
+    2>"$work/pg_cluster.log") || rc=$?
+  if [ "$rc" -eq 77 ]; then
+    report_db=
+    echo "no PostgreSQL server binaries (initdb): the reporting database part is skipped"
+    return 0
+  fi
+  [ "$rc" -eq 0 ] && [ -n "$report_db" ] || fail "the PostgreSQL cluster did not start (rc $rc)"
+}
+
+# report_sql SQL: SQL's rows on the report database, unaligned, fields separated by spaces.
+report_sql() {
+  timeout 20 "$src_dir/tests/support/pg_cluster.sh" psql "$pg_dir" toneguard -At -F ' ' -c "$1"
 }
