@@ -74,24 +74,33 @@ class parameters {
   std::vector<std::optional<std::string>> values_;
 };
 
-// Row access of a result in text format.
-std::string text(const PGresult* r, int row, int column) {
-  return {PQgetvalue(r, row, column), static_cast<std::size_t>(PQgetlength(r, row, column))};
-}
-std::optional<std::string> optional_text(const PGresult* r, int row, int column) {
-  if (PQgetisnull(r, row, column) != 0) return std::nullopt;
-  return text(r, row, column);
-}
-std::int64_t integer(const PGresult* r, int row, int column) {
-  const char* p = PQgetvalue(r, row, column);
-  std::int64_t v = 0;
-  std::from_chars(p, p + PQgetlength(r, row, column), v);
-  return v;
-}
-std::optional<std::int64_t> optional_integer(const PGresult* r, int row, int column) {
-  if (PQgetisnull(r, row, column) != 0) return std::nullopt;
-  return integer(r, row, column);
-}
+// One row of a result in text format, read as report_store_backend.h's row readers read.
+class result_row {
+ public:
+  result_row(const PGresult* r, int row) noexcept : r_(r), row_(row) {}
+
+  [[nodiscard]] std::string text(int column) const {
+    return {PQgetvalue(r_, row_, column), static_cast<std::size_t>(PQgetlength(r_, row_, column))};
+  }
+  [[nodiscard]] std::optional<std::string> optional_text(int column) const {
+    if (PQgetisnull(r_, row_, column) != 0) return std::nullopt;
+    return text(column);
+  }
+  [[nodiscard]] std::int64_t integer(int column) const {
+    const char* p = PQgetvalue(r_, row_, column);
+    std::int64_t v = 0;
+    std::from_chars(p, p + PQgetlength(r_, row_, column), v);
+    return v;
+  }
+  [[nodiscard]] std::optional<std::int64_t> optional_integer(int column) const {
+    if (PQgetisnull(r_, row_, column) != 0) return std::nullopt;
+    return integer(column);
+  }
+
+ private:
+  const PGresult* r_;
+  int row_;
+};
 
 // libpq's messages on one line: its "\n\t" continuations become spaces.
 std::string one_line(std::string_view message) {
@@ -422,10 +431,10 @@ outcome<stored> postgres_store::open() {
   if (!ok(locked)) return pg_fail(op, locked.get());
   const result exists = run("SELECT to_regclass('toneguard_schema') IS NOT NULL");
   if (!ok(exists) || PQntuples(exists.get()) != 1) return pg_fail(op, exists.get());
-  if (text(exists.get(), 0, 0) == "t") {
+  if (result_row(exists.get(), 0).text(0) == "t") {
     const result version = run("SELECT coalesce(max(version), 0) FROM toneguard_schema");
     if (!ok(version) || PQntuples(version.get()) != 1) return pg_fail(op, version.get());
-    const std::int64_t v = integer(version.get(), 0, 0);
+    const std::int64_t v = result_row(version.get(), 0).integer(0);
     if (v > report_store::schema_version) {
       return fail(op, "schema version " + std::to_string(v) + " is newer than this toneguard's (" +
                           std::to_string(report_store::schema_version) + ")");
@@ -470,8 +479,9 @@ outcome<stored> postgres_store::record_call_ended(std::string_view call_id,
       const result state = run("tg_call_ended_at", parameters().add(call_id));
       if (!ok(state)) return pg_fail(op, state.get());
       if (PQntuples(state.get()) == 0) return fail(op, kUnknownCall);
-      if (optional_integer(state.get(), 0, 1)) return fail(op, kCallAlreadyEnded);
-      if (ended_at_ms < integer(state.get(), 0, 0)) return fail(op, kCallEndsBeforeStart);
+      const result_row row(state.get(), 0);
+      if (row.optional_integer(1)) return fail(op, kCallAlreadyEnded);
+      if (ended_at_ms < row.integer(0)) return fail(op, kCallEndsBeforeStart);
     }
     const result ended = run("tg_end_call", parameters().add(call_id).add(ended_at_ms).add(reason));
     if (!ok(ended)) return pg_fail(op, ended.get());
@@ -491,7 +501,7 @@ outcome<std::int64_t> postgres_store::begin_segment(std::string_view call_id, se
         parameters().add(call_id).add(segment_kind_name(kind)).add(started_at_ms).add(payment_id));
     if (sqlstate(r.get()) == kForeignKeyViolation) return fail(op, kUnknownCall);
     if (!ok(r) || PQntuples(r.get()) != 1) return pg_fail(op, r.get());
-    return integer(r.get(), 0, 0);
+    return result_row(r.get(), 0).integer(0);
   });
 }
 
@@ -507,7 +517,9 @@ outcome<stored> postgres_store::end_segment(std::int64_t segment_id, std::int64_
     const result state = run("tg_segment_state", parameters().add(segment_id));
     if (!ok(state)) return pg_fail(op, state.get());
     if (PQntuples(state.get()) == 0) return fail(op, unknown_segment(segment_id));
-    if (optional_integer(state.get(), 0, 1)) return fail(op, segment_already_ended(segment_id));
+    if (result_row(state.get(), 0).optional_integer(1)) {
+      return fail(op, segment_already_ended(segment_id));
+    }
     return fail(op, segment_ends_before_start(segment_id));
   });
 }
@@ -561,11 +573,7 @@ outcome<report_page> postgres_store::query_calls(const report_query& query) {
               break;
             }
             call_report c;
-            c.call.call_id = text(r.get(), i, 0);
-            c.call.node = text(r.get(), i, 1);
-            c.call.started_at_ms = integer(r.get(), i, 2);
-            c.call.ended_at_ms = optional_integer(r.get(), i, 3);
-            c.call.end_reason = text(r.get(), i, 4);
+            c.call = call_from_row(result_row(r.get(), i));
             index.emplace(c.call.call_id, page.calls.size());
             page.calls.push_back(std::move(c));
           }
@@ -575,19 +583,12 @@ outcome<report_page> postgres_store::query_calls(const report_query& query) {
           if (!ok(r)) return pg_fail(op, r.get());
           const int rows = PQntuples(r.get());
           for (int i = 0; i < rows; ++i) {
-            const auto at = index.find(text(r.get(), i, 1));
+            const result_row row(r.get(), i);
+            const auto at = index.find(row.text(1));
             if (at == index.end()) continue;  // the call one past the limit
-            segment_record seg;
-            seg.id = integer(r.get(), i, 0);
-            seg.call_id = text(r.get(), i, 1);
-            const auto kind = segment_kind_from_name(text(r.get(), i, 2));
-            if (!kind) return fail(op, "a segment has an unknown kind");
-            seg.kind = *kind;
-            seg.started_at_ms = integer(r.get(), i, 3);
-            seg.ended_at_ms = optional_integer(r.get(), i, 4);
-            seg.outcome = text(r.get(), i, 5);
-            seg.payment_id = optional_text(r.get(), i, 6);
-            page.calls[at->second].segments.push_back(std::move(seg));
+            auto seg = segment_from_row(row);
+            if (!seg) return fail(op, kUnknownSegmentKind);
+            page.calls[at->second].segments.push_back(std::move(*seg));
           }
         }
         {
@@ -595,27 +596,12 @@ outcome<report_page> postgres_store::query_calls(const report_query& query) {
           if (!ok(r)) return pg_fail(op, r.get());
           const int rows = PQntuples(r.get());
           for (int i = 0; i < rows; ++i) {
-            const auto at = index.find(text(r.get(), i, 1));
+            const result_row row(r.get(), i);
+            const auto at = index.find(row.text(1));
             if (at == index.end()) continue;
-            payment_record p;
-            p.payment_id = text(r.get(), i, 0);
-            p.call_id = text(r.get(), i, 1);
-            const auto mode = mode_from_name(text(r.get(), i, 2));
-            const auto result_of = outcome_from_name(text(r.get(), i, 3));
-            if (!mode || !result_of) return fail(op, "a payment has an unknown mode or outcome");
-            p.mode = *mode;
-            p.outcome = *result_of;
-            p.amount_minor = integer(r.get(), i, 4);
-            p.currency = text(r.get(), i, 5);
-            p.brand = brand_from_name(text(r.get(), i, 6));
-            p.last_four = text(r.get(), i, 7);
-            p.transaction_reference = text(r.get(), i, 8);
-            p.transaction_id = text(r.get(), i, 9);
-            p.attempts = static_cast<int>(integer(r.get(), i, 10));
-            p.declines = static_cast<int>(integer(r.get(), i, 11));
-            p.started_at_ms = integer(r.get(), i, 12);
-            p.finished_at_ms = integer(r.get(), i, 13);
-            page.calls[at->second].payments.push_back(std::move(p));
+            auto p = payment_from_row(row);
+            if (!p) return fail(op, kUnknownPaymentName);
+            page.calls[at->second].payments.push_back(std::move(*p));
           }
         }
         return page;

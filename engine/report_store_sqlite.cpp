@@ -445,11 +445,7 @@ outcome<report_page> sqlite_store::query_calls(const report_query& query) {
         break;
       }
       call_report r;
-      r.call.call_id = use.text(0);
-      r.call.node = use.text(1);
-      r.call.started_at_ms = use.integer(2);
-      r.call.ended_at_ms = use.optional_integer(3);
-      r.call.end_reason = use.text(4);
+      r.call = call_from_row(use);
       page.calls.push_back(std::move(r));
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite_fail(op);
@@ -461,17 +457,9 @@ outcome<report_page> sqlite_store::query_calls(const report_query& query) {
       if (use.bind(1, std::string_view(r.call.call_id)) != SQLITE_OK) return sqlite_fail(op);
       int rc = SQLITE_ROW;
       while ((rc = sqlite3_step(use.get())) == SQLITE_ROW) {
-        segment_record seg;
-        seg.id = use.integer(0);
-        seg.call_id = use.text(1);
-        const auto kind = segment_kind_from_name(use.text(2));
-        if (!kind) return fail(op, "a segment has an unknown kind");
-        seg.kind = *kind;
-        seg.started_at_ms = use.integer(3);
-        seg.ended_at_ms = use.optional_integer(4);
-        seg.outcome = use.text(5);
-        seg.payment_id = use.optional_text(6);
-        r.segments.push_back(std::move(seg));
+        auto seg = segment_from_row(use);
+        if (!seg) return fail(op, kUnknownSegmentKind);
+        r.segments.push_back(std::move(*seg));
       }
       if (rc != SQLITE_DONE) return sqlite_fail(op);
     }
@@ -480,25 +468,9 @@ outcome<report_page> sqlite_store::query_calls(const report_query& query) {
       if (use.bind(1, std::string_view(r.call.call_id)) != SQLITE_OK) return sqlite_fail(op);
       int rc = SQLITE_ROW;
       while ((rc = sqlite3_step(use.get())) == SQLITE_ROW) {
-        payment_record p;
-        p.payment_id = use.text(0);
-        p.call_id = use.text(1);
-        const auto mode = mode_from_name(use.text(2));
-        const auto result = outcome_from_name(use.text(3));
-        if (!mode || !result) return fail(op, "a payment has an unknown mode or outcome");
-        p.mode = *mode;
-        p.outcome = *result;
-        p.amount_minor = use.integer(4);
-        p.currency = use.text(5);
-        p.brand = brand_from_name(use.text(6));
-        p.last_four = use.text(7);
-        p.transaction_reference = use.text(8);
-        p.transaction_id = use.text(9);
-        p.attempts = static_cast<int>(use.integer(10));
-        p.declines = static_cast<int>(use.integer(11));
-        p.started_at_ms = use.integer(12);
-        p.finished_at_ms = use.integer(13);
-        r.payments.push_back(std::move(p));
+        auto p = payment_from_row(use);
+        if (!p) return fail(op, kUnknownPaymentName);
+        r.payments.push_back(std::move(*p));
       }
       if (rc != SQLITE_DONE) return sqlite_fail(op);
     }
