@@ -8,6 +8,8 @@
 #include <functional>
 #include <utility>
 
+#include "digit_runs.h"
+
 namespace toneguard::engine {
 
 namespace {
@@ -668,22 +670,9 @@ bool id_text(std::string_view s, std::size_t max_size) {
 // True when `s` holds 13..19 digits in a row (spaces and dashes between them allowed) that pass
 // the Luhn check: a card number, which must never enter through a request.
 bool looks_like_card_number(std::string_view s) {
-  std::string run;
-  const auto check = [&] {
-    const bool pan = run.size() >= 13 && run.size() <= 19 && luhn_valid(run);
-    run.clear();
-    return pan;
-  };
-  for (const char c : s) {
-    if (c >= '0' && c <= '9') {
-      run += c;
-    } else if ((c == ' ' || c == '-') && !run.empty()) {
-      continue;
-    } else if (check()) {
-      return true;
-    }
-  }
-  return check();
+  return detail::any_digit_run(s, [](std::string_view run) {
+    return run.size() >= 13 && run.size() <= 19 && luhn_valid(run);
+  });
 }
 
 }  // namespace

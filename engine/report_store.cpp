@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <utility>
 
+#include "digit_runs.h"
 #include "report_store_backend.h"
 
 namespace toneguard::engine {
@@ -19,30 +20,14 @@ constexpr std::size_t kMaxText = 1024;
 // True when `s` holds a run of 12 or more digits (spaces and dashes between digits allowed)
 // in which 12..19 digits in a row pass Luhn: a card number, possibly inside a longer number.
 bool looks_like_card_number(std::string_view s) {
-  std::string run;
-  const auto check = [&run] {
-    bool pan = false;
-    for (std::size_t start = 0; !pan && start + 12 <= run.size(); ++start) {
+  return detail::any_digit_run(s, [](std::string_view run) {
+    for (std::size_t start = 0; start + 12 <= run.size(); ++start) {
       for (std::size_t len = 12; len <= 19 && start + len <= run.size(); ++len) {
-        if (luhn_valid(std::string_view(run).substr(start, len))) {
-          pan = true;
-          break;
-        }
+        if (luhn_valid(run.substr(start, len))) return true;
       }
     }
-    run.clear();
-    return pan;
-  };
-  for (const char c : s) {
-    if (c >= '0' && c <= '9') {
-      run += c;
-    } else if ((c == ' ' || c == '-') && !run.empty()) {
-      continue;
-    } else if (check()) {
-      return true;
-    }
-  }
-  return check();
+    return false;
+  });
 }
 
 // --- names -----------------------------------------------------------------------------------
