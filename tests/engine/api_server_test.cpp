@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/fake_payment_backend.h"
 #include "toneguard/engine/payment_api.h"
 
 namespace {
@@ -211,7 +212,7 @@ TEST(PaymentApiJson, ResultCarriesBrandAndLastFourOnly) {
 
 // --- a fake backend -----------------------------------------------------------------------
 
-class fake_backend : public payment_backend {
+class fake_backend : public toneguard::testing::fake_payment_backend {
  public:
   fake_backend() {
     add_call("call-1@example", "answered");
@@ -219,83 +220,7 @@ class fake_backend : public payment_backend {
   }
 
   void add_call(const std::string& id, const std::string& state) {
-    std::lock_guard lock(mu_);
-    calls_[id] = call_summary{id, 1'700'000'000'000, state, 2, ""};
-  }
-
-  std::vector<call_summary> list_calls() override {
-    std::lock_guard lock(mu_);
-    std::vector<call_summary> v;
-    for (const auto& [id, c] : calls_) v.push_back(c);
-    return v;
-  }
-
-  std::optional<call_summary> find_call(const std::string& call_id) override {
-    std::lock_guard lock(mu_);
-    const auto it = calls_.find(call_id);
-    if (it == calls_.end()) return std::nullopt;
-    return it->second;
-  }
-
-  backend_outcome<payment_status> start_payment(const std::string& call_id,
-                                                payment_request request) override {
-    std::lock_guard lock(mu_);
-    const auto it = calls_.find(call_id);
-    if (it == calls_.end()) return backend_failure{backend_error::unknown_call, "no such call"};
-    if (!it->second.payment_id.empty() &&
-        payments_.at(it->second.payment_id).state == payment_state::running) {
-      return backend_failure{backend_error::payment_in_progress,
-                             "a payment is already running on this call"};
-    }
-    if (payments_.count(request.payment_id) != 0) {
-      return backend_failure{backend_error::payment_id_in_use, "payment id already used"};
-    }
-    ++starts;
-    payment_status s;
-    s.payment_id = request.payment_id;
-    s.call_id = call_id;
-    s.request = std::move(request);
-    it->second.payment_id = s.payment_id;
-    payments_[s.payment_id] = s;
-    return s;
-  }
-
-  backend_outcome<payment_status> cancel_payment(const std::string& payment_id) override {
-    std::lock_guard lock(mu_);
-    const auto it = payments_.find(payment_id);
-    if (it == payments_.end()) {
-      return backend_failure{backend_error::unknown_payment, "no such payment"};
-    }
-    if (it->second.state == payment_state::finished) {
-      return backend_failure{backend_error::payment_finished, "the payment is over"};
-    }
-    ++cancels;
-    return it->second;
-  }
-
-  std::optional<payment_status> find_payment(const std::string& payment_id) override {
-    std::lock_guard lock(mu_);
-    const auto it = payments_.find(payment_id);
-    if (it == payments_.end()) return std::nullopt;
-    return it->second;
-  }
-
-  backend_outcome<payment_subscription> subscribe(const std::string& payment_id,
-                                                  update_sink sink) override {
-    std::lock_guard lock(mu_);
-    const auto it = payments_.find(payment_id);
-    if (it == payments_.end()) {
-      return backend_failure{backend_error::unknown_payment, "no such payment"};
-    }
-    if (it->second.state == payment_state::finished) return payment_subscription{0, it->second};
-    const std::uint64_t id = ++next_subscription_;
-    sinks_[id] = {payment_id, std::move(sink)};
-    return payment_subscription{id, it->second};
-  }
-
-  void unsubscribe(std::uint64_t id) noexcept override {
-    std::lock_guard lock(mu_);
-    sinks_.erase(id);
+    fake_payment_backend::add_call(call_summary{id, 1'700'000'000'000, state, 2, ""});
   }
 
   /// A call's segments: one agent segment so far; later ones come from emit_call().
@@ -326,32 +251,6 @@ class fake_backend : public payment_backend {
     for (const auto& sink : targets) sink(u);
   }
 
-  /// The dialog emits `u` (from the calling thread, as the daemon's call threads would).
-  void emit(const std::string& payment_id, const payment_update& u) {
-    std::vector<update_sink> targets;
-    {
-      std::lock_guard lock(mu_);
-      payment_status& s = payments_.at(payment_id);
-      if (const auto* e = std::get_if<progress_event>(&u)) {
-        s.last_progress = *e;
-      } else {
-        s.result = std::get<payment_result>(u);
-        s.state = payment_state::finished;
-      }
-      for (auto it = sinks_.begin(); it != sinks_.end();) {
-        if (it->second.first == payment_id) {
-          targets.push_back(it->second.second);
-          if (s.state == payment_state::finished) {
-            it = sinks_.erase(it);
-            continue;
-          }
-        }
-        ++it;
-      }
-    }
-    for (const auto& sink : targets) sink(u);
-  }
-
   std::size_t subscribers(const std::string& payment_id) {
     std::lock_guard lock(mu_);
     std::size_t n = 0;
@@ -371,11 +270,8 @@ class fake_backend : public payment_backend {
   std::atomic<int> cancels{0};
 
  private:
-  std::mutex mu_;
-  std::map<std::string, call_summary> calls_;
-  std::map<std::string, payment_status> payments_;
-  std::map<std::uint64_t, std::pair<std::string, update_sink>> sinks_;
-  std::uint64_t next_subscription_ = 0;
+  void on_started(call_summary& /*call*/, const payment_status& /*s*/) override { ++starts; }
+  void on_cancel_requested(const payment_status& /*s*/) override { ++cancels; }
 };
 
 // --- a small client -------------------------------------------------------------------------

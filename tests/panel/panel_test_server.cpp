@@ -31,6 +31,7 @@
 #include <variant>
 #include <vector>
 
+#include "support/fake_payment_backend.h"
 #include "toneguard/engine/agent_panel.h"
 #include "toneguard/engine/api_server.h"
 #include "toneguard/engine/payment_api.h"
@@ -127,14 +128,12 @@ std::vector<script_step> visa_script(bool mistype_first) {
 
 /// The daemon's calls and payment dialogs, simulated. Thread-safe; sinks are called from the
 /// payments' timer threads, outside the lock.
-class simulated_backend : public payment_backend {
+class simulated_backend : public toneguard::testing::fake_payment_backend {
  public:
   explicit simulated_backend(int step_ms) : step_ms_(step_ms) {
     const std::int64_t now = unix_ms();
-    calls_["call-1@sim.toneguard"] =
-        call_summary{"call-1@sim.toneguard", now - 95'000, "answered", 2, ""};
-    calls_["call-2@sim.toneguard"] =
-        call_summary{"call-2@sim.toneguard", now - 31'000, "answered", 2, ""};
+    add_call(call_summary{"call-1@sim.toneguard", now - 95'000, "answered", 2, ""});
+    add_call(call_summary{"call-2@sim.toneguard", now - 31'000, "answered", 2, ""});
   }
 
   ~simulated_backend() override { shutdown(); }
@@ -153,106 +152,41 @@ class simulated_backend : public payment_backend {
     for (auto& t : players) t.join();
   }
 
-  std::vector<call_summary> list_calls() override {
-    std::lock_guard lock(mu_);
-    std::vector<call_summary> v;
-    for (const auto& [id, c] : calls_) v.push_back(c);
-    return v;
-  }
-
-  std::optional<call_summary> find_call(const std::string& call_id) override {
-    std::lock_guard lock(mu_);
-    const auto it = calls_.find(call_id);
-    if (it == calls_.end()) return std::nullopt;
-    return it->second;
-  }
-
-  backend_outcome<payment_status> start_payment(const std::string& call_id,
-                                                payment_request request) override {
-    std::lock_guard lock(mu_);
-    if (stopping_) return backend_failure{backend_error::unavailable, "shutting down"};
-    const auto it = calls_.find(call_id);
-    if (it == calls_.end()) return backend_failure{backend_error::unknown_call, "no such call"};
-    if (!it->second.payment_id.empty() &&
-        payments_.at(it->second.payment_id).status.state == payment_state::running) {
-      return backend_failure{backend_error::payment_in_progress,
-                             "a payment is already running on this call"};
-    }
-    if (payments_.count(request.payment_id) != 0) {
-      return backend_failure{backend_error::payment_id_in_use, "payment id already used"};
-    }
-    payment p;
-    p.status.payment_id = request.payment_id;
-    p.status.call_id = call_id;
-    p.status.request = std::move(request);
-    p.script = visa_script(call_id == "call-2@sim.toneguard");
-    p.started_ms = steady_ms();
-    const std::string id = p.status.payment_id;
-    it->second.payment_id = id;
-    it->second.state = "in-payment";
-    payment_status snapshot = p.status;
-    payments_[id] = std::move(p);
-    players_.emplace_back([this, id] { play(id); });
-    std::fprintf(stderr, "panel_test_server: payment %s started on %s\n", id.c_str(),
-                 call_id.c_str());
-    return snapshot;
-  }
-
-  backend_outcome<payment_status> cancel_payment(const std::string& payment_id) override {
-    std::lock_guard lock(mu_);
-    const auto it = payments_.find(payment_id);
-    if (it == payments_.end()) {
-      return backend_failure{backend_error::unknown_payment, "no such payment"};
-    }
-    if (it->second.status.state == payment_state::finished) {
-      return backend_failure{backend_error::payment_finished, "the payment is over"};
-    }
-    it->second.cancel_requested = true;
-    wake_.notify_all();
-    return it->second.status;
-  }
-
-  std::optional<payment_status> find_payment(const std::string& payment_id) override {
-    std::lock_guard lock(mu_);
-    const auto it = payments_.find(payment_id);
-    if (it == payments_.end()) return std::nullopt;
-    return it->second.status;
-  }
-
-  backend_outcome<payment_subscription> subscribe(const std::string& payment_id,
-                                                  update_sink sink) override {
-    std::lock_guard lock(mu_);
-    const auto it = payments_.find(payment_id);
-    if (it == payments_.end()) {
-      return backend_failure{backend_error::unknown_payment, "no such payment"};
-    }
-    if (it->second.status.state == payment_state::finished) {
-      return payment_subscription{0, it->second.status};
-    }
-    const std::uint64_t id = ++next_subscription_;
-    sinks_[id] = {payment_id, std::move(sink)};
-    return payment_subscription{id, it->second.status};
-  }
-
-  void unsubscribe(std::uint64_t id) noexcept override {
-    std::lock_guard lock(mu_);
-    sinks_.erase(id);
-  }
-
  private:
-  struct payment {
-    payment_status status;
+  /// What the simulation adds to a payment's status.
+  struct playback {
     std::vector<script_step> script;
     std::int64_t started_ms = 0;
     bool cancel_requested = false;
   };
+
+  bool stopping() const override { return stopping_; }
+
+  void on_started(call_summary& call, const payment_status& s) override {
+    playback p;
+    p.script = visa_script(s.call_id == "call-2@sim.toneguard");
+    p.started_ms = steady_ms();
+    const std::string id = s.payment_id;
+    call.state = "in-payment";
+    playbacks_[id] = std::move(p);
+    players_.emplace_back([this, id] { play(id); });
+    std::fprintf(stderr, "panel_test_server: payment %s started on %s\n", id.c_str(),
+                 s.call_id.c_str());
+  }
+
+  void on_cancel_requested(const payment_status& s) override {
+    playbacks_.at(s.payment_id).cancel_requested = true;
+    wake_.notify_all();
+  }
+
+  void on_finished(call_summary& call) override { call.state = "answered"; }
 
   /// The timer thread of payment `id`: its script step by step, then its result.
   void play(const std::string& id) {
     std::size_t next = 0;
     for (;;) {
       std::unique_lock lock(mu_);
-      payment& p = payments_.at(id);
+      playback& p = playbacks_.at(id);
       if (next == p.script.size()) break;
       const auto wait = std::chrono::milliseconds(step_ms_ * p.script[next].wait_steps);
       const bool woken =
@@ -273,15 +207,14 @@ class simulated_backend : public payment_backend {
 
   payment_result approved_result(const std::string& id) {
     std::lock_guard lock(mu_);
-    const payment& p = payments_.at(id);
-    payment_result r = base_result(p);
+    payment_result r = base_result(id);
     r.outcome = payment_outcome::success;
     r.transaction_reference = "ch_sim_" + std::to_string(100000 + ++charges_);
     r.transaction_id = id + "-1";
     r.brand = card_brand::visa;
     r.last_four = "1111";
     r.attempts = 1;
-    r.failed_entries = p.status.call_id == "call-2@sim.toneguard" ? 1 : 0;
+    r.failed_entries = payments_.at(id).call_id == "call-2@sim.toneguard" ? 1 : 0;
     return r;
   }
 
@@ -294,61 +227,31 @@ class simulated_backend : public payment_backend {
     payment_result r;
     {
       std::lock_guard lock(mu_);
-      r = base_result(payments_.at(id));
+      r = base_result(id);
     }
     r.outcome = payment_outcome::cancelled;
     emit(id, r);
   }
 
-  payment_result base_result(const payment& p) const {
+  /// Payment `id`'s result but for its outcome. Called with mu_ held.
+  payment_result base_result(const std::string& id) const {
+    const payment_status& s = payments_.at(id);
     payment_result r;
-    r.payment_id = p.status.payment_id;
-    r.amount_minor = p.status.request.amount_minor.value_or(0);
-    const std::string& code = p.status.request.currency_code;
+    r.payment_id = s.payment_id;
+    r.amount_minor = s.request.amount_minor.value_or(0);
+    const std::string& code = s.request.currency_code;
     r.payment_currency = (code.empty() ? std::nullopt : find_currency(code))
                              .value_or(default_payment_config().payment_currency);
-    r.customer_id = p.status.request.account_id;
-    r.started_ms = p.started_ms;
+    r.customer_id = s.request.account_id;
+    r.started_ms = playbacks_.at(id).started_ms;
     r.finished_ms = steady_ms();
     return r;
   }
 
-  /// Records `u` as the payment's latest update and hands it to its sinks (outside the lock).
-  void emit(const std::string& id, const payment_update& u) {
-    std::vector<update_sink> targets;
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) return;
-      payment_status& s = payments_.at(id).status;
-      if (const auto* e = std::get_if<progress_event>(&u)) {
-        s.last_progress = *e;
-      } else {
-        s.result = std::get<payment_result>(u);
-        s.state = payment_state::finished;
-        calls_.at(s.call_id).state = "answered";
-      }
-      for (auto it = sinks_.begin(); it != sinks_.end();) {
-        if (it->second.first == id) {
-          targets.push_back(it->second.second);
-          if (s.state == payment_state::finished) {
-            it = sinks_.erase(it);
-            continue;
-          }
-        }
-        ++it;
-      }
-    }
-    for (const auto& sink : targets) sink(u);
-  }
-
   const int step_ms_;
-  std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;
-  std::map<std::string, call_summary> calls_;
-  std::map<std::string, payment> payments_;
-  std::map<std::uint64_t, std::pair<std::string, update_sink>> sinks_;
-  std::uint64_t next_subscription_ = 0;
+  std::map<std::string, playback> playbacks_;
   int charges_ = 0;
   std::vector<std::thread> players_;
 };
