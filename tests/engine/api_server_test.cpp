@@ -4,11 +4,6 @@
 #include "toneguard/engine/api_server.h"
 
 #include <gtest/gtest.h>
-#include <openssl/bn.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
@@ -32,6 +27,7 @@
 #include <vector>
 
 #include "support/fake_payment_backend.h"
+#include "support/self_signed_certificate.h"
 #include "toneguard/engine/payment_api.h"
 
 namespace {
@@ -938,47 +934,18 @@ struct pem_files {
   std::string cert_pem;
 };
 
-// A self-signed P-256 certificate for localhost in two PEM files under the temp directory.
+// A self-signed certificate for localhost in two PEM files under the temp directory.
 pem_files make_self_signed() {
-  pem_files out;
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  X509* cert = X509_new();
-  X509_set_version(cert, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-  X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(cert), 24 * 3600);
-  X509_set_pubkey(cert, key);
-  X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
-  X509_set_issuer_name(cert, name);
-  for (const auto& [nid, value] : std::vector<std::pair<int, const char*>>{
-           {NID_basic_constraints, "critical,CA:TRUE"}, {NID_subject_alt_name, "DNS:localhost"}}) {
-    X509V3_CTX ctx;
-    X509V3_set_ctx_nodb(&ctx);
-    X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
-    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-    X509_add_ext(cert, ext, -1);
-    X509_EXTENSION_free(ext);
-  }
-  X509_sign(cert, key, EVP_sha256());
+  const toneguard::testing::pem_pair pem = toneguard::testing::make_self_signed();
   const auto dir =
       std::filesystem::temp_directory_path() / ("toneguard-api-test-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
+  pem_files out;
   out.cert = dir / "cert.pem";
   out.key = dir / "key.pem";
-  FILE* f = std::fopen(out.cert.c_str(), "w");
-  PEM_write_X509(f, cert);
-  std::fclose(f);
-  f = std::fopen(out.key.c_str(), "w");
-  PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
-  std::fclose(f);
-  std::ifstream in(out.cert);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  out.cert_pem = ss.str();
-  X509_free(cert);
-  EVP_PKEY_free(key);
+  std::ofstream(out.cert) << pem.cert;
+  std::ofstream(out.key) << pem.key;
+  out.cert_pem = pem.cert;
   return out;
 }
 
