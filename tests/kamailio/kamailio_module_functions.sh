@@ -36,8 +36,7 @@ python3 "$kam_dir/caller_pcap.py" -o "$work/caller.pcap" --duration-ms 5000 \
   --inband 1500:159 --rfc4733 3000:260 >"$work/keys.jsonl" || fail "caller_pcap.py failed"
 start_capture agent "udp and dst host 127.0.0.1 and dst port $agent_mp"
 cd "$work" || exit 1
-spawn agent.out timeout 40 sipp -sf "$kam_dir/agent.xml" -i 127.0.0.1 -p "$agent_port" -m 2 \
-  -mi 127.0.0.1 -mp "$agent_mp" -rtp_echo -nostdin
+start_sipp_agent agent.xml 2 40
 sleep 0.3
 for call in plain masked; do
   timeout 30 sipp -sf "$kam_dir/caller.xml" "127.0.0.1:$sip_port" -s "$call" -i 127.0.0.1 \

@@ -44,8 +44,7 @@ python3 "$kam_dir/caller_pcap.py" -o "$work/new/caller.pcap" --duration-ms 2500 
 start_capture agent "udp and dst host 127.0.0.1 and dst port $agent_mp"
 
 cd "$work" || exit 1
-spawn agent.out timeout 80 sipp -sf "$kam_dir/agent.xml" -i 127.0.0.1 -p "$agent_port" \
-  -m $((long_calls + new_calls)) -mi 127.0.0.1 -mp "$agent_mp" -rtp_echo -nostdin -trace_msg \
+start_sipp_agent agent.xml $((long_calls + new_calls)) 80 -trace_msg \
   -message_file "$work/agent.msg"
 sleep 0.3
 # caller NAME CALLS DURATION_MS: SIPp callers playing NAME/caller.pcap, Call-IDs NAME-<n>@...

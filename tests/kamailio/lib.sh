@@ -161,6 +161,45 @@ stop_capture() {
   reaped "${capture_pid[$1]}"
 }
 
+# start_sipp_agent SCENARIO CALLS SECONDS [SIPP_OPTION...]: SIPp's agent
+# (tests/kamailio/SCENARIO) on $agent_port for CALLS calls, at most SECONDS, echoing the media
+# it gets on $agent_mp; its output in $work/agent.out. Run from $work (SIPp's files land there).
+start_sipp_agent() {
+  local scenario=$1 calls=$2 seconds=$3
+  shift 3
+  spawn agent.out timeout "$seconds" sipp -sf "$kam_dir/$scenario" -i 127.0.0.1 \
+    -p "$agent_port" -m "$calls" -mi 127.0.0.1 -mp "$agent_mp" -rtp_echo -nostdin "$@"
+}
+
+# wait_for_bye NAME: BYE has deleted the call on toneguard NAME (within 5 s); then half a
+# second for the call's last packets to reach the captures.
+wait_for_bye() {
+  wait_for_log "$1.log" 'msg="call media stopped"' 5 || fail "BYE did not delete the call"
+  sleep 0.5
+}
+
+# expect_no_key_at_agent MIN_PACKETS: at least MIN_PACKETS packets reached the agent
+# ($work/agent.pcap; the count in $agent_packets) and toneguard-detect --leak finds no key in
+# them, in-band or RFC 4733 (its report in $work/agent-leaks.out).
+expect_no_key_at_agent() {
+  local leak_status=0
+  agent_packets=$(tcpdump -r "$work/agent.pcap" -n 2>/dev/null | wc -l)
+  [ "$agent_packets" -ge "$1" ] || fail "only $agent_packets packets reached the agent"
+  "$bin_dir/toneguard-detect" --leak --json "$work/agent.pcap" >"$work/agent-leaks.out" 2>&1 ||
+    leak_status=$?
+  [ "$leak_status" -eq 0 ] || {
+    cat "$work/agent-leaks.out"
+    fail "toneguard-detect --leak found DTMF in the agent's capture (exit $leak_status)"
+  }
+}
+
+# expect_no_ng_rejected NAME: toneguard NAME (stopped) accepted every ng command Kamailio sent.
+expect_no_ng_rejected() {
+  local rejected
+  rejected=$(stopped_counter "$1" ng-rejected)
+  [ "${rejected:-1}" -eq 0 ] || fail "toneguard rejected $rejected of Kamailio's ng commands"
+}
+
 # relayed_calls NAME: the calls toneguard NAME relayed, one "call-id caller-port agent-port"
 # line each.
 relayed_calls() {
