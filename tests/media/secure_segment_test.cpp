@@ -157,10 +157,16 @@ class talker {
   std::thread thread_;
 };
 
+struct no_keys : digit_sink {
+  void on_digit(std::string_view, leg, const digit_event&) override {}
+};
+
 // A relayed PCMU call on four consecutive free ports; the caller leg also has
-// telephone-events.
+// telephone-events. The plane reports its prompts' outcomes to `prompts`.
 struct fixture {
-  explicit fixture(media_plane_config config, digit_sink& sink) : plane(std::move(config), sink) {
+  // Keys go to `keys`, or nowhere when it is null.
+  explicit fixture(digit_sink* keys = nullptr)
+      : plane(reporting_to(prompts), keys != nullptr ? *keys : ignored_keys) {
     base = static_cast<std::uint16_t>(::toneguard::testing::free_port_range(4));
     c.call_id = "secure-call";
     for (auto [side, local, remote] :
@@ -185,14 +191,19 @@ struct fixture {
   std::uint16_t caller_facing() const { return base; }
   std::uint16_t agent_facing() const { return static_cast<std::uint16_t>(base + 2); }
 
+  static media_plane_config reporting_to(prompt_log& log) {
+    media_plane_config config;
+    config.on_prompt = log.handler();
+    return config;
+  }
+
+  // Before the plane, which calls them until it stops.
+  no_keys ignored_keys;
+  prompt_log prompts;
   media_plane plane;
   peer caller, agent;
   std::uint16_t base = 0;
   call c;
-};
-
-struct no_keys : digit_sink {
-  void on_digit(std::string_view, leg, const digit_event&) override {}
 };
 
 std::vector<std::int16_t> ramp(std::size_t samples, int step) {
@@ -206,11 +217,7 @@ std::vector<std::int16_t> ramp(std::size_t samples, int step) {
 constexpr std::uint8_t agent_code = 0x55;  // what the talking agent sends
 
 TEST(secure_segment, a_prompt_replaces_the_removed_agent_and_the_callers_stream_stays_continuous) {
-  no_keys sink;
-  prompt_log prompts;
-  media_plane_config config;
-  config.on_prompt = prompts.handler();
-  fixture f(config, sink);
+  fixture f;
   f.start();
   talker agent(f.agent, f.agent_facing(), agent_code);
   std::vector<received> heard = collect(f.caller, 200);
@@ -249,7 +256,7 @@ TEST(secure_segment, a_prompt_replaces_the_removed_agent_and_the_callers_stream_
   }
   EXPECT_TRUE(kinds == "APSA" || kinds == "ASPSA") << kinds;
   EXPECT_EQ(prompt_packets, 5u);
-  EXPECT_EQ(prompts.text(), "7:finished");
+  EXPECT_EQ(f.prompts.text(), "7:finished");
   // The first packet after each switch is marked.
   for (std::size_t i = 1; i < heard.size(); ++i) {
     const bool from_agent = all_of_code(heard[i], agent_code);
@@ -260,11 +267,7 @@ TEST(secure_segment, a_prompt_replaces_the_removed_agent_and_the_callers_stream_
 }
 
 TEST(secure_segment, a_prompt_is_mixed_with_the_agent_on_the_line_with_saturation) {
-  no_keys sink;
-  prompt_log prompts;
-  media_plane_config config;
-  config.on_prompt = prompts.handler();
-  fixture f(config, sink);
+  fixture f;
   f.start();
   const std::uint8_t agent_voice = dsp::g711_encode(dsp::g711_law::ulaw, std::int16_t{4000});
   talker agent(f.agent, f.agent_facing(), agent_voice);
@@ -276,7 +279,7 @@ TEST(secure_segment, a_prompt_is_mixed_with_the_agent_on_the_line_with_saturatio
   std::fill(prompt.begin() + 1600 / 2, prompt.end(), std::int16_t{31000});
   f.plane.play_to_caller(f.c.call_id, 1, prompt);
   append(heard, collect(f.caller, 700));
-  ASSERT_TRUE(prompts.wait_for("1:finished"));
+  ASSERT_TRUE(f.prompts.wait_for("1:finished"));
 
   expect_continuous(heard);
   const std::int16_t agent_level = dsp::g711_decode(dsp::g711_law::ulaw, agent_voice);
@@ -309,11 +312,7 @@ TEST(secure_segment, a_prompt_is_mixed_with_the_agent_on_the_line_with_saturatio
 }
 
 TEST(secure_segment, queued_prompts_play_gapless_in_order_and_stop_cuts_the_rest) {
-  no_keys sink;
-  prompt_log prompts;
-  media_plane_config config;
-  config.on_prompt = prompts.handler();
-  fixture f(config, sink);
+  fixture f;
   f.start();
   f.plane.set_agent_removed(f.c.call_id, true);  // no agent audio: the prompts alone
   const std::vector<std::int16_t> first = ramp(400, 11), second = ramp(8000, 29),
@@ -321,13 +320,13 @@ TEST(secure_segment, queued_prompts_play_gapless_in_order_and_stop_cuts_the_rest
   f.plane.play_to_caller(f.c.call_id, 1, first);
   f.plane.play_to_caller(f.c.call_id, 2, second);
   f.plane.play_to_caller(f.c.call_id, 3, third);
-  ASSERT_TRUE(prompts.wait_for("1:finished"));
+  ASSERT_TRUE(f.prompts.wait_for("1:finished"));
   f.plane.stop_prompt(f.c.call_id, 99);  // not queued: nothing changes
   f.plane.stop_prompt(f.c.call_id, 2);
-  ASSERT_TRUE(prompts.wait_for("3:stopped"));
+  ASSERT_TRUE(f.prompts.wait_for("3:stopped"));
   f.plane.play_to_caller(f.c.call_id, 4, ramp(160, 3));
-  ASSERT_TRUE(prompts.wait_for("4:finished"));
-  EXPECT_EQ(prompts.text(), "1:finished 2:stopped 3:stopped 4:finished");
+  ASSERT_TRUE(f.prompts.wait_for("4:finished"));
+  EXPECT_EQ(f.prompts.text(), "1:finished 2:stopped 3:stopped 4:finished");
 
   // The first packets: the first prompt and, straight after it in the same packet, the second.
   std::vector<received> heard = collect(f.caller, 100);
@@ -346,11 +345,7 @@ TEST(secure_segment, queued_prompts_play_gapless_in_order_and_stop_cuts_the_rest
 }
 
 TEST(secure_segment, a_silent_agent_still_gets_the_prompt_played_at_real_time_pace) {
-  no_keys sink;
-  prompt_log prompts;
-  media_plane_config config;
-  config.on_prompt = prompts.handler();
-  fixture f(config, sink);
+  fixture f;
   f.start();
   // The agent stays on the line but never sends: the playout clock alone paces the prompt.
   const auto started = steady_clock::now();
@@ -361,7 +356,7 @@ TEST(secure_segment, a_silent_agent_still_gets_the_prompt_played_at_real_time_pa
   EXPECT_LE(heard.size(), 30u);
   append(heard, collect(f.caller, 1700));
   EXPECT_EQ(heard.size(), 50u);
-  ASSERT_TRUE(prompts.wait_for("5:finished"));
+  ASSERT_TRUE(f.prompts.wait_for("5:finished"));
   EXPECT_GE(heard.back().at - started, milliseconds(700));
   expect_continuous(heard, 1);
 
@@ -388,7 +383,7 @@ TEST(secure_segment, the_removed_agent_hears_continuous_silence_and_no_key_then_
   std::int64_t leaked = -1;
   std::size_t removed_from = 0, restored_from = 0;
   {
-    fixture f(media_plane_config{}, keys);
+    fixture f(&keys);
     f.start();
     std::uint16_t seq = 7000;
     std::uint32_t ts = 90'000;
@@ -461,8 +456,7 @@ TEST(secure_segment, the_removed_agent_hears_continuous_silence_and_no_key_then_
 }
 
 TEST(secure_segment, set_masking_masks_the_callers_keys_toward_the_agent) {
-  no_keys sink;
-  fixture f(media_plane_config{}, sink);
+  fixture f;
   f.start();
   f.plane.set_masking(f.c.call_id, true, dsp::mask_mode::silence);
   ::usleep(50'000);
@@ -474,18 +468,14 @@ TEST(secure_segment, set_masking_masks_the_callers_keys_toward_the_agent) {
 }
 
 TEST(secure_segment, prompts_fail_without_g711_toward_the_caller_or_without_the_call) {
-  no_keys sink;
-  prompt_log prompts;
-  media_plane_config config;
-  config.on_prompt = prompts.handler();
-  fixture f(config, sink);
+  fixture f;
   f.c.caller.g711.clear();
   f.c.agent.g711.clear();
   f.start();
   f.plane.play_to_caller(f.c.call_id, 1, ramp(160, 1));
   f.plane.play_to_caller("no-such-call", 2, ramp(160, 1));
-  ASSERT_TRUE(prompts.wait_for("1:failed"));
-  ASSERT_TRUE(prompts.wait_for("2:failed"));
+  ASSERT_TRUE(f.prompts.wait_for("1:failed"));
+  ASSERT_TRUE(f.prompts.wait_for("2:failed"));
 }
 
 }  // namespace
