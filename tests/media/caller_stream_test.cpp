@@ -82,6 +82,24 @@ void send_audio(caller_stream& stream, agent_side& agent, const std::vector<floa
   }
 }
 
+// A key as RFC 4733 events between two 200 ms stretches of a 440 Hz tone, the first from
+// sequence number 7 and timestamp 160000: `send_events(seq, event_ts)` sends the key's packets
+// (numbered from `seq`, on the key's timestamp `event_ts`); the tone resumes `key_packets`
+// packets' time after the key's start.
+template <class events_sender>
+void send_key_between_tones(caller_stream& stream, agent_side& agent, std::uint32_t key_packets,
+                            events_sender send_events) {
+  std::uint16_t seq = 7;
+  std::uint32_t ts = 160000;
+  dsp::signal_builder tone;
+  tone.tone(440, 200, -20);
+  send_audio(stream, agent, tone.audio(), seq, ts);
+  const std::uint32_t event_ts = ts;
+  send_events(seq, event_ts);
+  ts = event_ts + key_packets * 160;
+  send_audio(stream, agent, tone.audio(), seq, ts);
+}
+
 caller_stream_config masking_config() {
   caller_stream_config c;
   c.masking = true;
@@ -111,21 +129,15 @@ TEST(caller_stream, telephone_event_key_is_reported_once_and_replaced_by_masking
   config.masker.mode = dsp::mask_mode::flat_tone;
   caller_stream stream(config, dsp::default_dtmf_receiver_settings(), sink, "call-1");
   agent_side agent;
-  std::uint16_t seq = 7;
-  std::uint32_t ts = 160000;
-  dsp::signal_builder before;
-  before.tone(440, 200, -20);
-  send_audio(stream, agent, before.audio(), seq, ts);
   // Key '7' as RFC 4733 events: start with marker, updates every 20 ms, end sent three times.
-  const std::uint32_t event_ts = ts;
-  for (int i = 1; i <= 6; ++i) {
-    agent.send(stream, rtp(101, seq++, event_ts, i == 1,
-                           event_payload(7, false, static_cast<std::uint16_t>(160 * i))));
-  }
-  for (int i = 0; i < 3; ++i)
-    agent.send(stream, rtp(101, seq++, event_ts, false, event_payload(7, true, 960)));
-  ts = event_ts + 9 * 160;
-  send_audio(stream, agent, before.audio(), seq, ts);
+  send_key_between_tones(stream, agent, 9, [&](std::uint16_t& seq, std::uint32_t event_ts) {
+    for (int i = 1; i <= 6; ++i) {
+      agent.send(stream, rtp(101, seq++, event_ts, i == 1,
+                             event_payload(7, false, static_cast<std::uint16_t>(160 * i))));
+    }
+    for (int i = 0; i < 3; ++i)
+      agent.send(stream, rtp(101, seq++, event_ts, false, event_payload(7, true, 960)));
+  });
 
   EXPECT_EQ(sink.trace(), "7+7-");
   EXPECT_EQ(sink.events.front().source, digit_source::telephone_event);
@@ -739,21 +751,15 @@ TEST(caller_stream, repeated_event_ends_sent_back_to_back_cost_no_audio_after_th
   recorder sink;
   caller_stream stream(masking_config(), dsp::default_dtmf_receiver_settings(), sink, "call-1");
   agent_side agent;
-  std::uint16_t seq = 7;
-  std::uint32_t ts = 160000;
-  dsp::signal_builder before;
-  before.tone(440, 200, -20);
-  send_audio(stream, agent, before.audio(), seq, ts);
-  const std::uint32_t event_ts = ts;
-  for (int i = 1; i <= 5; ++i) {
-    const bool end = i == 5;
-    for (int copy = 0; copy < (end ? 3 : 1); ++copy) {
-      agent.send(stream, rtp(101, seq++, event_ts, i == 1,
-                             event_payload(4, end, static_cast<std::uint16_t>(160 * i))));
+  send_key_between_tones(stream, agent, 5, [&](std::uint16_t& seq, std::uint32_t event_ts) {
+    for (int i = 1; i <= 5; ++i) {
+      const bool end = i == 5;
+      for (int copy = 0; copy < (end ? 3 : 1); ++copy) {
+        agent.send(stream, rtp(101, seq++, event_ts, i == 1,
+                               event_payload(4, end, static_cast<std::uint16_t>(160 * i))));
+      }
     }
-  }
-  ts = event_ts + 5 * 160;
-  send_audio(stream, agent, before.audio(), seq, ts);
+  });
   EXPECT_EQ(sink.trace(), "4+4-");
   ASSERT_EQ(agent.packets.size(), 10u + 5u + 10u);
   for (std::size_t i = 1; i < agent.packets.size(); ++i) {
