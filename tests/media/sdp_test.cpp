@@ -362,6 +362,8 @@ TEST(sdp_address, from_string_detects_the_type_and_rejects_names) {
 }
 
 const std::string head = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nt=0 0\r\n";
+// The head and one PCMU media section (line 5), for the media attributes' errors.
+const std::string audio_head = head + "m=audio 4000 RTP/AVP 0\r\n";
 
 TEST(sdp_reject, empty_input) {
   EXPECT_EQ(parse_error(""), "sdp: empty input");
@@ -429,26 +431,24 @@ TEST(sdp_reject, bad_o_line) {
 }
 
 TEST(sdp_reject, bad_rtcp_attribute) {
-  const std::string m = head + "m=audio 4000 RTP/AVP 0\r\n";
-  EXPECT_EQ(parse_error(m + "a=rtcp:99999\r\n"),
+  EXPECT_EQ(parse_error(audio_head + "a=rtcp:99999\r\n"),
             "sdp: line 6: a=rtcp port '99999' is not a number 0-65535");
-  EXPECT_EQ(parse_error(m + "a=rtcp:\r\n"),
+  EXPECT_EQ(parse_error(audio_head + "a=rtcp:\r\n"),
             "sdp: line 6: a=rtcp needs '<port> [IN <addrtype> <address>]'");
-  EXPECT_EQ(parse_error(m + "a=rtcp:4001 IN IP4 nowhere\r\n"),
+  EXPECT_EQ(parse_error(audio_head + "a=rtcp:4001 IN IP4 nowhere\r\n"),
             "sdp: line 6: a=rtcp address 'nowhere' is not an IPv4 address");
 }
 
 TEST(sdp_reject, bad_rtpmap_and_crypto) {
-  const std::string m = head + "m=audio 4000 RTP/AVP 0\r\n";
-  EXPECT_EQ(parse_error(m + "a=rtpmap:200 PCMU/8000\r\n"),
+  EXPECT_EQ(parse_error(audio_head + "a=rtpmap:200 PCMU/8000\r\n"),
             "sdp: line 6: a=rtpmap payload type '200' is not a number 0-127");
-  EXPECT_EQ(parse_error(m + "a=rtpmap:0 PCMU\r\n"),
+  EXPECT_EQ(parse_error(audio_head + "a=rtpmap:0 PCMU\r\n"),
             "sdp: line 6: a=rtpmap 'PCMU' is not <encoding>/<clock rate>");
-  EXPECT_EQ(parse_error(m + "a=rtpmap:0 PCMU/fast\r\n"),
+  EXPECT_EQ(parse_error(audio_head + "a=rtpmap:0 PCMU/fast\r\n"),
             "sdp: line 6: a=rtpmap clock rate 'fast' is not a positive number");
-  EXPECT_EQ(parse_error(m + "a=crypto:1 AES_CM_128_HMAC_SHA1_80\r\n"),
+  EXPECT_EQ(parse_error(audio_head + "a=crypto:1 AES_CM_128_HMAC_SHA1_80\r\n"),
             "sdp: line 6: a=crypto needs '<tag> <suite> inline:<key>'");
-  EXPECT_EQ(parse_error(m + "a=crypto:1 AES_CM_128_HMAC_SHA1_80 key:abc\r\n"),
+  EXPECT_EQ(parse_error(audio_head + "a=crypto:1 AES_CM_128_HMAC_SHA1_80 key:abc\r\n"),
             "sdp: line 6: a=crypto key params 'key:abc' do not start with inline:<key>");
 }
 
