@@ -13,6 +13,7 @@
 #include <fstream>
 #include <numbers>
 
+#include "support/temp_dir.h"
 #include "toneguard/dsp/wav.h"
 
 namespace toneguard::dsp {
@@ -20,30 +21,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class temp_dir {
+// A temp_dir written with encoded audio.
+class wav_dir : public ::toneguard::testing::temp_dir {
  public:
-  temp_dir() {
-    std::string pattern = (fs::temp_directory_path() / "toneguard-prompt-audio-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
+  wav_dir() : temp_dir("toneguard-prompt-audio") {}
 
+  // Writes `bytes` to `name` and returns its path.
   std::string write(const std::string& name, std::span<const std::uint8_t> bytes) const {
-    const std::string file = (path_ / name).string();
-    std::ofstream(file, std::ios::binary)
-        .write(reinterpret_cast<const char*>(bytes.data()),
-               static_cast<std::streamsize>(bytes.size()));
-    return file;
+    return temp_dir::write(
+               name, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()))
+        .string();
   }
-
- private:
-  fs::path path_;
 };
 
 std::vector<std::int16_t> tone(double frequency_hz, double rate_hz, std::size_t samples,
@@ -90,7 +78,7 @@ prompt_audio sample_set() {
 }
 
 TEST(PromptAudio, Loads8kHzWavSampleForSample) {
-  temp_dir dir;
+  wav_dir dir;
   const std::vector<std::int16_t> samples = tone(440, 8000, 800);
   const std::string path = dir.write("a.wav", encode_wav(8000, samples));
   const std::vector<prompt_file> files{{"digits/1", path}, {"digits/one-again", path}};
@@ -104,7 +92,7 @@ TEST(PromptAudio, Loads8kHzWavSampleForSample) {
 }
 
 TEST(PromptAudio, LoadsG711WavDecoded) {
-  temp_dir dir;
+  wav_dir dir;
   const std::vector<std::int16_t> samples = tone(440, 8000, 800);
   const std::string path = dir.write("u.wav", encode_wav(8000, samples, wav_audio::encoding::ulaw));
   auto audio = read_prompt_wav(path);
@@ -114,7 +102,7 @@ TEST(PromptAudio, LoadsG711WavDecoded) {
 }
 
 TEST(PromptAudio, Loads16kHzWavDecimatedTo8kHz) {
-  temp_dir dir;
+  wav_dir dir;
   const std::vector<std::int16_t> samples = tone(1000, 16000, 16000);
   auto audio = read_prompt_wav(dir.write("w.wav", encode_wav(16000, samples)));
   ASSERT_TRUE(audio.ok()) << audio.error_message();
@@ -125,7 +113,7 @@ TEST(PromptAudio, Loads16kHzWavDecimatedTo8kHz) {
 }
 
 TEST(PromptAudio, Loads22050HzWavResampledTo8kHzKeepingLevelAndPitch) {
-  temp_dir dir;
+  wav_dir dir;
   const std::vector<std::int16_t> samples = tone(1000, 22050, 22050);
   auto audio = read_prompt_wav(dir.write("espeak.wav", wav_at_rate(22050, samples)));
   ASSERT_TRUE(audio.ok()) << audio.error_message();
@@ -214,7 +202,7 @@ TEST(PromptAudio, RenderRefusesAGapOutOfRange) {
 }
 
 TEST(PromptAudio, UnusableFilesAreRefusedNamingPhraseAndFile) {
-  temp_dir dir;
+  wav_dir dir;
   const std::vector<std::int16_t> samples = tone(440, 8000, 80);
   std::vector<std::uint8_t> stereo = encode_wav(8000, samples);
   stereo[22] = 2;  // channel count in the canonical 44-byte header
@@ -249,7 +237,7 @@ TEST(PromptAudio, UnusableFilesAreRefusedNamingPhraseAndFile) {
 }
 
 TEST(PromptAudio, APhraseListedTwiceIsRefused) {
-  temp_dir dir;
+  wav_dir dir;
   const std::string path = dir.write("a.wav", encode_wav(8000, tone(440, 8000, 80)));
   auto loaded = prompt_audio::load(std::vector<prompt_file>{{"a", path}, {"a", path}});
   ASSERT_FALSE(loaded.ok());

@@ -5,39 +5,14 @@
 
 #include <fstream>
 
+#include "support/temp_dir.h"
+
 namespace toneguard::engine {
 namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh directory under the system's temp directory, removed with everything in it.
-class temp_dir {
- public:
-  temp_dir() {
-    std::string pattern = (fs::temp_directory_path() / "toneguard-prompt-set-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
-  // Writes `text` to `relative` (creating folders) and returns its path.
-  fs::path write(const fs::path& relative, std::string_view text) const {
-    const fs::path file = path_ / relative;
-    fs::create_directories(file.parent_path());
-    std::ofstream(file, std::ios::binary) << text;
-    return file;
-  }
-
- private:
-  fs::path path_;
-};
+using ::toneguard::testing::temp_dir;
 
 std::string parse_error(std::string_view text) {
   const outcome<prompt_set> parsed = parse_prompt_manifest(text, "m.tsv", "/base");
