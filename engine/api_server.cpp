@@ -31,18 +31,12 @@
 #include <unordered_map>
 #include <utility>
 
+#include "beast_names.h"
 #include "toneguard/engine/report_store.h"
 
 namespace toneguard::engine {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = boost::beast::http;
 namespace websocket = boost::beast::websocket;
-namespace json = boost::json;
-namespace ssl = boost::asio::ssl;
-using tcp = asio::ip::tcp;
-using error_code = boost::system::error_code;
 
 namespace {
 

@@ -25,15 +25,9 @@
 #include <type_traits>
 #include <utility>
 
-namespace toneguard::engine {
+#include "beast_names.h"
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = boost::beast::http;
-namespace json = boost::json;
-namespace ssl = boost::asio::ssl;
-using tcp = asio::ip::tcp;
-using error_code = boost::system::error_code;
+namespace toneguard::engine {
 
 void wipe_memory(void* p, std::size_t n) noexcept {
   if (p != nullptr && n != 0) explicit_bzero(p, n);
@@ -504,9 +498,6 @@ struct gateway_client::state {
 };
 
 namespace {
-
-using secret_body =
-    http::basic_string_body<char, std::char_traits<char>, zeroizing_allocator<char>>;
 
 constexpr std::size_t kMaxReplyBytes = 64 * 1024;
 

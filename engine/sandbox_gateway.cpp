@@ -33,18 +33,11 @@
 #include <utility>
 #include <vector>
 
+#include "beast_names.h"
 #include "toneguard/engine/gateway_client.h"
 #include "toneguard/engine/money.h"
 
 namespace toneguard::engine {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = boost::beast::http;
-namespace json = boost::json;
-namespace ssl = boost::asio::ssl;
-using tcp = asio::ip::tcp;
-using error_code = boost::system::error_code;
 
 namespace {
 
@@ -466,8 +459,6 @@ year_month today_utc() {
   return {static_cast<int>(d.year()), static_cast<int>(static_cast<unsigned>(d.month()))};
 }
 
-using secret_body =
-    http::basic_string_body<char, std::char_traits<char>, zeroizing_allocator<char>>;
 using secret_buffer = beast::basic_flat_buffer<zeroizing_allocator<char>>;
 
 constexpr std::size_t kMaxRequestBytes = 64 * 1024;

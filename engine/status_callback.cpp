@@ -32,16 +32,10 @@
 #include <utility>
 #include <vector>
 
+#include "beast_names.h"
 #include "toneguard/engine/gateway_client.h"
 
 namespace toneguard::engine {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = boost::beast::http;
-namespace ssl = boost::asio::ssl;
-using tcp = asio::ip::tcp;
-using error_code = boost::system::error_code;
 
 // --- pure helpers ---------------------------------------------------------------------------
 
