@@ -32,6 +32,7 @@
 #include <utility>
 
 #include "beast_names.h"
+#include "server_tls.h"
 #include "toneguard/engine/report_store.h"
 
 namespace toneguard::engine {
@@ -1204,18 +1205,13 @@ outcome<std::unique_ptr<api_server>> api_server::start(api_server_settings setti
   if (ec) return fail("address '" + settings.address + "' is not an IP address");
   if (settings.tls) {
     p->tls.emplace(ssl::context::tls_server);
-    SSL_CTX_set_min_proto_version(p->tls->native_handle(), TLS1_2_VERSION);
-    SSL_CTX_set_options(p->tls->native_handle(),
-                        SSL_OP_CLEANSE_PLAINTEXT | SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    detail::harden_server_tls(*p->tls);
     if (settings.cert_file.empty() || settings.key_file.empty()) {
       return fail("tls needs cert_file and key_file");
     }
-    p->tls->use_certificate_chain_file(settings.cert_file, ec);
-    if (ec) return fail("cert_file '" + settings.cert_file + "': " + ec.message());
-    p->tls->use_private_key_file(settings.key_file, ssl::context::pem, ec);
-    if (ec) return fail("key_file '" + settings.key_file + "': " + ec.message());
-    if (SSL_CTX_check_private_key(p->tls->native_handle()) != 1) {
-      return fail("key_file does not match cert_file");
+    if (auto problem =
+            detail::load_server_certificate(*p->tls, settings.cert_file, settings.key_file)) {
+      return fail(*problem);
     }
   }
 
